@@ -1,0 +1,367 @@
+"""The machine: one node's zones, CPUs and page allocator, built as x86-64 boots them.
+
+Models the boot path that shapes the allocator's initial state: zone sizing
+(``free_area_init()``/``zone_spanned_pages_in_node()``, mm/mm_init.c), ``memmap_init()``
+marking every pageblock MOVABLE, ``memblock_free_all()`` handing the free memblock ranges
+to the buddy allocator in maximal aligned chunks with ``FPI_TO_TAIL``
+(``__free_pages_memory()``, mm/memblock.c), and ``init_per_zone_wmark_min()`` plus the
+THP ``set_recommended_min_free_kbytes()`` raise.  A machine can instead be loaded from a
+real kernel's ``gt_buddydump`` (see :mod:`pagealloc.workload.state`).
+
+The :class:`Machine` is the single entry point for requests: :meth:`Machine.alloc_pages`,
+:meth:`Machine.free_pages`, draining, time ticks, counters and ``/proc`` views.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+from pagealloc.config import MAX_DMA32_PFN, MAX_DMA_PFN, MachineConfig, config_from_kwargs
+from pagealloc.mm import gfp as G
+from pagealloc.mm.freetype import MIGRATE_MOVABLE, NR_FREETYPE_IDXS
+from pagealloc.mm.mmzone import (
+    MAX_PAGE_ORDER,
+    NIL,
+    NR_PAGE_ORDERS,
+    PAGEBLOCK_NR_PAGES,
+    PAGEBLOCK_ORDER,
+    PCPF_FREE_HIGH_BATCH,
+    PS_ALLOC,
+    PS_HOLE,
+    PS_MASK,
+    PS_RESERVED,
+    KIND_COMPOUND,
+    KIND_MOVABLE,
+    Mem,
+    PerCpuPages,
+    Zone,
+)
+from pagealloc.mm.page_alloc import (
+    PageAllocator,
+    PageStateError,
+    calculate_min_free_kbytes,
+    calculate_normal_threshold,
+    recommended_min_free_kbytes,
+    setup_per_zone_lowmem_reserve,
+    setup_per_zone_wmarks,
+)
+from pagealloc.profiles import Profile, get_profile
+
+ZONE_BOUNDS = ((0, MAX_DMA_PFN), (MAX_DMA_PFN, MAX_DMA32_PFN), (MAX_DMA32_PFN, 1 << 62))
+
+Sink = Callable[[str, int, tuple[int, ...]], None]
+
+
+class Machine:
+    """An x86-64 machine with one NUMA node, ``cpus`` CPUs and a page allocator.
+
+    >>> m = Machine(memory="1G", cpus=1)
+    >>> pfn = m.alloc_pages("GFP_KERNEL", 0)
+    >>> m.free_pages(pfn, 0)
+    """
+
+    def __init__(self, config: MachineConfig | None = None, profile: str | Profile = "linux-7.2",
+                 *, boot: bool = True, **kwargs: Any) -> None:
+        if config is None:
+            config = config_from_kwargs(**kwargs)
+        elif kwargs:
+            raise TypeError("pass either a MachineConfig or keyword fields, not both")
+        config.validate()
+        self.config = config
+        self.profile = profile if isinstance(profile, Profile) else get_profile(profile)
+        self.ncpus = config.cpus
+        self.now_ns = 0
+        self.synthesized_layout = False
+        self.min_free_kbytes = 0
+        self.sinks: list[Sink] = []
+        ram = config.resolved_ram_ranges()
+        reserved = config.resolved_reserved()
+        max_pfn = ram[-1][1]
+        nr = (max_pfn + (1 << MAX_PAGE_ORDER) - 1) & ~((1 << MAX_PAGE_ORDER) - 1)
+        self.mem = Mem(nr)
+        self.ram_ranges = ram
+        self.reserved_ranges = reserved
+        self.zones = self._build_zones(ram, reserved, max_pfn)
+        self.alloc = PageAllocator(self.mem, self.zones, self.ncpus, self.profile,
+                                   config.watermark_boost_factor, config.defrag_mode,
+                                   self.profile.has_cma)
+        if boot:
+            self._memblock_free_all(ram, reserved)
+            self.init_per_zone_wmark_min()
+
+    # ------------------------------------------------------------------ build
+    def _build_zones(self, ram: list[tuple[int, int]], reserved: list[tuple[int, int]],
+                     max_pfn: int) -> list[Zone]:
+        """``free_area_init()``: spans, present and managed pages, pcp and list ids."""
+        mem = self.mem
+        node_start = ram[0][0]
+        zones: list[Zone] = []
+        for idx, name in enumerate(G.ZONE_NAMES):
+            z = Zone(idx, name, 0)
+            zones.append(z)
+            if idx >= len(ZONE_BOUNDS):
+                continue
+            lo, hi = ZONE_BOUNDS[idx]
+            start = max(lo, node_start)
+            end = min(hi, max_pfn)
+            if start >= end:
+                continue
+            present = sum(max(0, min(b, end) - max(a, start)) for a, b in ram)
+            if not present:
+                continue
+            resv = 0
+            for a, b in reserved:
+                for ra, rb in ram:
+                    lo2, hi2 = max(a, ra, start), min(b, rb, end)
+                    if lo2 < hi2:
+                        resv += hi2 - lo2
+            z.zone_start_pfn = start
+            z.spanned_pages = end - start
+            z.present_pages = present
+            z.managed_pages = present - resv
+        pstate = mem.pstate
+        pstate[:] = bytes([PS_HOLE]) * mem.max_pfn
+        for a, b in ram:
+            pstate[a:b] = bytes(b - a)
+        for a, b in reserved:
+            for ra, rb in ram:
+                lo2, hi2 = max(a, ra), min(b, rb)
+                if lo2 < hi2:
+                    pstate[lo2:hi2] = bytes([PS_RESERVED]) * (hi2 - lo2)
+        for z in zones:
+            if not z.spanned_pages:
+                continue
+            first = z.zone_start_pfn >> PAGEBLOCK_ORDER
+            last = (z.zone_end_pfn - 1) >> PAGEBLOCK_ORDER
+            for b in range(first, last + 1):
+                if mem.pb_zone[b] == 0xFF:
+                    mem.pb_zone[b] = z.idx
+                mem.pb[b] = MIGRATE_MOVABLE            # memmap_init(): every block MOVABLE
+        for z in zones:
+            z.list_base = mem.new_lists(NR_PAGE_ORDERS * NR_FREETYPE_IDXS)
+            if z.present_pages:
+                z.pcp = [PerCpuPages(cpu, mem.new_lists(self.profile.nr_pcp_lists))
+                         for cpu in range(self.ncpus)]
+                z.vm_free_diff = [0] * self.ncpus
+        return zones
+
+    def _memblock_free_all(self, ram: list[tuple[int, int]], reserved: list[tuple[int, int]]) -> None:
+        """``memblock_free_all()``: free every unreserved range, ascending, maximal chunks."""
+        free_ranges: list[tuple[int, int]] = []
+        for a, b in ram:
+            cur = a
+            for ra, rb in reserved:
+                if rb <= cur or ra >= b:
+                    continue
+                if ra > cur:
+                    free_ranges.append((cur, ra))
+                cur = max(cur, rb)
+            if cur < b:
+                free_ranges.append((cur, b))
+        alloc = self.alloc
+        for start, end in free_ranges:
+            # __free_pages_memory(): order = min(MAX_PAGE_ORDER, __ffs(start)), shrunk to fit
+            while start < end:
+                order = MAX_PAGE_ORDER if start == 0 else min(MAX_PAGE_ORDER, (start & -start).bit_length() - 1)
+                while start + (1 << order) > end:
+                    order -= 1
+                alloc.free_pages_core(start, order)
+                start += 1 << order
+        for z in self.zones:
+            z.vm_nr_free_pages = z.nr_free_pages
+            z.vm_free_diff = [0] * len(z.vm_free_diff)
+
+    def init_per_zone_wmark_min(self) -> None:
+        """``init_per_zone_wmark_min()`` and the THP raise (``set_recommended_min_free_kbytes``)."""
+        cfg = self.config
+        zones = self.zones
+        mfk = calculate_min_free_kbytes(zones)
+        setup_per_zone_wmarks(zones, mfk, cfg.watermark_scale_factor,
+                              cfg.percpu_pagelist_high_fraction, self.ncpus)
+        for z in zones:
+            if z.pcp:
+                z.stat_threshold = calculate_normal_threshold(z, self.ncpus)
+        setup_per_zone_lowmem_reserve(zones, cfg.lowmem_reserve_ratio)
+        if cfg.thp:
+            mfk = recommended_min_free_kbytes(zones, mfk)
+            setup_per_zone_wmarks(zones, mfk, cfg.watermark_scale_factor,
+                                  cfg.percpu_pagelist_high_fraction, self.ncpus)
+        if cfg.min_free_kbytes is not None:            # sysctl write after boot
+            mfk = cfg.min_free_kbytes
+            setup_per_zone_wmarks(zones, mfk, cfg.watermark_scale_factor,
+                                  cfg.percpu_pagelist_high_fraction, self.ncpus)
+        self.min_free_kbytes = mfk
+        self.setup_pcp_cacheinfo()
+
+    def setup_pcp_cacheinfo(self) -> None:
+        """``zone_pcp_update_cacheinfo()``: PCPF_FREE_HIGH_BATCH if the LLC slice > 3 batches."""
+        slice_pages = (self.config.cpu_data_slice_kb * 1024) >> 12
+        for z in self.zones:
+            for pcp in z.pcp:
+                if slice_pages > 3 * pcp.batch:
+                    pcp.flags |= PCPF_FREE_HIGH_BATCH
+                else:
+                    pcp.flags &= ~PCPF_FREE_HIGH_BATCH
+
+    # ------------------------------------------------------------------ requests
+    def parse_gfp(self, gfp: int | str) -> int:
+        return gfp if isinstance(gfp, int) else G.parse_gfp(gfp, self.profile.gfp_table)
+
+    def alloc_pages(self, gfp: int | str, order: int = 0, cpu: int = 0,
+                    movable: bool | None = None) -> int | None:
+        """Allocate ``2**order`` pages; return the head PFN or None on failure.
+
+        ``movable`` overrides whether the block counts as PageLRU/movable_ops for the
+        claim heuristic (default: the request's migratetype is MOVABLE).
+        """
+        if not 0 <= cpu < self.ncpus:
+            raise ValueError(f"cpu {cpu} out of range 0..{self.ncpus - 1}")
+        g = self.parse_gfp(gfp)
+        pfn = self.alloc.alloc_pages(g, order, cpu)
+        if pfn == NIL:
+            return None
+        if movable is not None:
+            k = self.mem.pkind[pfn]
+            self.mem.pkind[pfn] = (k | KIND_MOVABLE) if movable else (k & ~KIND_MOVABLE)
+        return pfn
+
+    def free_pages(self, pfn: int, order: int = 0, cpu: int = 0) -> None:
+        """Free a block allocated with :meth:`alloc_pages` (``__free_pages()``)."""
+        if not 0 <= cpu < self.ncpus:
+            raise ValueError(f"cpu {cpu} out of range 0..{self.ncpus - 1}")
+        if not 0 <= pfn < self.mem.max_pfn:
+            raise PageStateError(f"free of pfn {pfn:#x}: beyond the end of memory")
+        self.alloc.free_frozen_pages(pfn, order, cpu)
+
+    def free_pages_batched(self, blocks: list[tuple[int, int]], cpu: int = 0) -> None:
+        """Free folios through ``free_unref_folios()`` (release_pages, reclaim)."""
+        self.alloc.free_unref_folios(blocks, cpu)
+
+    def split_page(self, pfn: int, order: int) -> None:
+        """``split_page()``: turn a non-compound order-n block into 2**n order-0 pages."""
+        mem = self.mem
+        if mem.pstate[pfn] != PS_ALLOC | order:
+            raise PageStateError(f"split_page({pfn:#x}, {order}): not an allocated order-{order} head")
+        if mem.pkind[pfn] & KIND_COMPOUND:
+            raise PageStateError(f"split_page({pfn:#x}, {order}): compound page")
+        kind = mem.pkind[pfn]
+        for p in range(pfn, pfn + (1 << order)):
+            mem.pstate[p] = PS_ALLOC
+            mem.pkind[p] = kind
+
+    def drain_all_pages(self) -> None:
+        """``drain_all_pages(NULL)``."""
+        self.alloc.drain_all_pages(None)
+
+    def tick(self, seconds: float = 1.0) -> None:
+        """Advance time; every whole second run ``vmstat_update`` on each CPU."""
+        start = self.now_ns
+        self.now_ns += int(seconds * 1e9)
+        for _ in range(self.now_ns // 1_000_000_000 - start // 1_000_000_000):
+            for cpu in range(self.ncpus):
+                self.alloc.refresh_cpu_vm_stats(cpu)
+
+    # ------------------------------------------------------------------ observation
+    def attach(self, sink: Sink) -> None:
+        """Send every tracepoint to ``sink(name, cpu, args)``."""
+        self.sinks.append(sink)
+        self._update_sink()
+
+    def detach(self, sink: Sink) -> None:
+        self.sinks.remove(sink)
+        self._update_sink()
+
+    def _update_sink(self) -> None:
+        sinks = list(self.sinks)
+        if not sinks:
+            self.alloc.sink = None
+        elif len(sinks) == 1:
+            self.alloc.sink = sinks[0]
+        else:
+            def fan(name: str, cpu: int, args: tuple[int, ...]) -> None:
+                for s in sinks:
+                    s(name, cpu, args)
+            self.alloc.sink = fan
+
+    def zone(self, name: str) -> Zone:
+        for z in self.zones:
+            if z.name.lower() == name.lower():
+                return z
+        raise KeyError(f"no zone named {name!r}")
+
+    def populated_zones(self) -> Iterator[Zone]:
+        return (z for z in self.zones if z.present_pages)
+
+    def nr_free_pages(self) -> int:
+        return sum(z.nr_free_pages for z in self.zones)
+
+    def vm_events(self) -> dict[str, int]:
+        return dict(self.alloc.vm_events)
+
+    def vmstat(self) -> dict[str, int]:
+        """The /proc/vmstat items the model tracks, by kernel name."""
+        zs = self.zones
+        out: dict[str, int] = {
+            "nr_free_pages": sum(max(0, z.vm_nr_free_pages) for z in zs),
+            "nr_free_pages_blocks": sum(z.nr_free_pages_blocks for z in zs),
+            "nr_free_cma": sum(z.nr_free_cma_pages for z in zs),
+        }
+        for name in ("pgalloc_dma", "pgalloc_dma32", "pgalloc_normal", "pgalloc_movable",
+                     "pgalloc_device", "pgfree"):
+            out[name] = 0
+        out.update(self.alloc.vm_events)
+        return out
+
+    def free_blocks(self, zone: Zone) -> list[tuple[int, int, int]]:
+        """Every free block as (order, list index, pfn), per list from head to tail."""
+        out: list[tuple[int, int, int]] = []
+        for order in range(NR_PAGE_ORDERS):
+            for idx in range(NR_FREETYPE_IDXS):
+                for pfn in self.mem.list_entries(zone.buddy_list(order, idx)):
+                    out.append((order, idx, pfn))
+        return out
+
+    def pcp_blocks(self, zone: Zone, cpu: int) -> list[tuple[int, int]]:
+        """Every pcp entry of (zone, cpu) as (pindex, pfn), per list from head to tail."""
+        pcp = zone.pcp[cpu]
+        out: list[tuple[int, int]] = []
+        for pindex in range(self.profile.nr_pcp_lists):
+            for pfn in self.mem.list_entries(pcp.list_base + pindex):
+                out.append((pindex, pfn))
+        return out
+
+    def allocated_blocks(self) -> Iterator[tuple[int, int]]:
+        """(pfn, order) of every allocated block head."""
+        ps = self.mem.pstate
+        for pfn in range(self.mem.max_pfn):
+            s = ps[pfn]
+            if s & PS_MASK == PS_ALLOC:
+                yield pfn, s & 0x0F
+
+    def pageblock_migratetype(self, pfn: int) -> int:
+        return self.mem.get_pfnblock_migratetype(pfn)
+
+    def check(self) -> None:
+        """Run every invariant (:mod:`pagealloc.mm.debug`); raise on the first violation."""
+        from pagealloc.mm.debug import check_machine
+        check_machine(self)
+
+    @property
+    def pageblock_nr_pages(self) -> int:
+        return PAGEBLOCK_NR_PAGES
+
+    def describe(self) -> str:
+        """One line per zone: span, present, managed, free, watermarks."""
+        lines = []
+        for z in self.zones:
+            if not z.present_pages:
+                continue
+            lines.append(
+                f"{z.name:>7}: pfn {z.zone_start_pfn:#x}-{z.zone_end_pfn:#x} present {z.present_pages} "
+                f"managed {z.managed_pages} free {z.nr_free_pages} "
+                f"min/low/high {z.min_wmark_pages()}/{z.low_wmark_pages()}/{z.high_wmark_pages()}")
+        return "\n".join(lines)
+
+
+def is_allocated(m: Machine, pfn: int) -> bool:
+    return m.mem.pstate[pfn] & PS_MASK == PS_ALLOC

@@ -1,0 +1,1361 @@
+"""The buddy allocator: free lists, pcp lists, fallbacks, watermarks, freeing.
+
+Models ``mm/page_alloc.c`` of Linux 7.2 (Debian 7.2.13), function by function.  Names
+follow the kernel: ``__rmqueue_smallest`` is :meth:`PageAllocator.rmqueue_smallest`;
+where both ``__foo`` and ``foo`` exist the double-underscore one is ``_foo``
+(``_free_one_page`` / ``free_one_page``, ``_rmqueue`` / ``rmqueue``,
+``_zone_watermark_ok`` / ``zone_watermark_ok``).  Pages are PFNs (ints); ``NIL`` (-1)
+is the NULL page.
+
+Concurrency is not modelled: with the zone lock held nothing else runs, trylocks always
+succeed, and the current CPU (``smp_processor_id()``) is the ``cpu`` of the request.
+Profile fields select version-specific rules (see :mod:`pagealloc.profiles`); each such
+branch cites the kernel function it follows.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+from pagealloc.mm import gfp as G
+from pagealloc.mm.freetype import (
+    FALLBACKS,
+    MIGRATE_CMA,
+    MIGRATE_HIGHATOMIC,
+    MIGRATE_ISOLATE,
+    MIGRATE_MOVABLE,
+    MIGRATE_PCPTYPES,
+    MIGRATE_RECLAIMABLE,
+    MIGRATE_UNMOVABLE,
+    NR_FREETYPE_IDXS,
+    freetype_idx,
+    migratetype_is_mergeable,
+)
+from pagealloc.mm.mmzone import (
+    CONFIG_PCP_BATCH_SCALE_MAX,
+    HPAGE_PMD_ORDER,
+    KIND_COMPOUND,
+    KIND_MOVABLE,
+    MAX_PAGE_ORDER,
+    MIN_PERCPU_PAGELIST_HIGH_FRACTION,
+    NIL,
+    NR_LOWORDER_PCP_LISTS,
+    NR_PAGE_ORDERS,
+    ORDER_MASK,
+    PAGE_ALLOC_COSTLY_ORDER,
+    PAGEBLOCK_NR_PAGES,
+    PAGEBLOCK_ORDER,
+    PB_MIGRATE_ISOLATE,
+    PB_MIGRATETYPE_MASK,
+    PCPF_FREE_HIGH_BATCH,
+    PCPF_PREV_FREE_HIGH_ORDER,
+    PS_ALLOC,
+    PS_BUDDY,
+    PS_MASK,
+    PS_PCP,
+    WMARK_HIGH,
+    WMARK_LOW,
+    WMARK_MIN,
+    Mem,
+    PerCpuPages,
+    Zone,
+)
+from pagealloc.profiles import Profile
+
+NFT = NR_FREETYPE_IDXS
+
+# GFP bits used inside classes (``G.__GFP_*`` would be name-mangled there)
+GFP_KSWAPD_RECLAIM_BIT = G.__GFP_KSWAPD_RECLAIM
+GFP_DIRECT_RECLAIM_BIT = G.__GFP_DIRECT_RECLAIM
+GFP_COMP_BIT = G.__GFP_COMP
+GFP_MEMALLOC_BIT = G.__GFP_MEMALLOC
+GFP_NOMEMALLOC_BIT = G.__GFP_NOMEMALLOC
+
+# fpi_t (mm/page_alloc.c)
+FPI_NONE = 0
+FPI_SKIP_REPORT_NOTIFY = 1
+FPI_TO_TAIL = 2
+FPI_TRYLOCK = 4
+
+# enum rmqueue_mode
+RMQUEUE_NORMAL = 0
+RMQUEUE_CMA = 1
+RMQUEUE_CLAIM = 2
+RMQUEUE_STEAL = 3
+
+# enum fallback_result (Linux 7.2, mm/internal.h)
+FALLBACK_FOUND = 0
+FALLBACK_EMPTY = -1
+FALLBACK_NOCLAIM = -2
+
+
+class PageStateError(ValueError):
+    """A request that contradicts the page's state (double free, bad order, not RAM)."""
+
+
+class EventSink(Protocol):
+    """Receives every tracepoint the model emits: ``name`` plus the raw fields."""
+
+    def __call__(self, name: str, cpu: int, args: tuple[int, ...]) -> None: ...
+
+
+class AllocContext:
+    """``struct alloc_context``: the zonelist walk of one request."""
+
+    __slots__ = ("highest_zoneidx", "migratetype", "zonelist", "preferred", "gfp")
+
+    def __init__(self, gfp: int, highest_zoneidx: int, migratetype: int,
+                 zonelist: list[Zone], preferred: int) -> None:
+        self.gfp = gfp
+        self.highest_zoneidx = highest_zoneidx
+        self.migratetype = migratetype
+        self.zonelist = zonelist
+        self.preferred = preferred     # index into zonelist of ac->preferred_zoneref
+
+
+def pcp_allowed_order(order: int) -> bool:
+    """``pcp_allowed_order()`` (THP on): orders 0-3 and HPAGE_PMD_ORDER."""
+    return order <= PAGE_ALLOC_COSTLY_ORDER or order == HPAGE_PMD_ORDER
+
+
+def order_to_pindex(mt: int, order: int) -> int:
+    """``order_to_pindex()`` (THP on): 3*order+mt, or 12/13 for PMD-order pages."""
+    if order > PAGE_ALLOC_COSTLY_ORDER:
+        return NR_LOWORDER_PCP_LISTS + (1 if mt == MIGRATE_MOVABLE else 0)
+    return 3 * order + mt
+
+
+def pindex_to_order(pindex: int) -> int:
+    """``pindex_to_order()``."""
+    if pindex >= NR_LOWORDER_PCP_LISTS:
+        return HPAGE_PMD_ORDER
+    return pindex // 3
+
+
+_PINDEX_ORDER = tuple(pindex_to_order(i) for i in range(NR_LOWORDER_PCP_LISTS + 2))
+
+
+class PageAllocator:
+    """One node's page allocator: the zones, their lists, and every allocator path."""
+
+    def __init__(self, mem: Mem, zones: list[Zone], ncpus: int, profile: Profile,
+                 watermark_boost_factor: int = 15000, defrag_mode: int = 0,
+                 has_cma: bool = True) -> None:
+        self.mem = mem
+        self.zones = zones                     # all zones of the node, by zone index
+        self.ncpus = ncpus
+        self.profile = profile
+        self.watermark_boost_factor = watermark_boost_factor
+        self.defrag_mode = defrag_mode
+        self.has_cma = has_cma
+        self.cpu = 0                           # smp_processor_id() of the running request
+        self.rmqm = RMQUEUE_NORMAL             # *mode of __rmqueue() within rmqueue_bulk()
+        self.vm_events: dict[str, int] = {}
+        self.stats: dict[str, int] = {
+            "extfrag": 0, "extfrag_fragmenting": 0, "claim_block": 0, "claim_whole_block": 0,
+            "steal": 0, "alloc_fail": 0, "kswapd_wakeup": 0, "highatomic_reserve": 0,
+            "highatomic_unreserve": 0, "watermark_boost": 0, "vm_warn": 0,
+        }
+        self.sink: EventSink | None = None
+        self.debug_vm = False
+        self.kswapd_order = 0
+        self.kswapd_highest_zoneidx = -1
+        self.kswapd_awake = False
+        self.wakeup_hook: Callable[[Zone, int, int, int], None] | None = None
+        # zonelist: populated zones from the highest index down (build_zonerefs_node)
+        self.zonelist = [z for z in reversed(zones) if z.managed_pages > 0]
+        self._gfp_cache: dict[int, tuple[int, int, int, int]] = {}
+        self.pgalloc_names = ["pgalloc_" + z.name.lower() for z in zones]
+
+    # ------------------------------------------------------------------ events
+    def emit(self, name: str, *args: int) -> None:
+        sink = self.sink
+        if sink is not None:
+            sink(name, self.cpu, args)
+
+    def count_vm_events(self, item: str, n: int) -> None:
+        ev = self.vm_events
+        ev[item] = ev.get(item, 0) + n
+
+    def vm_warn(self, what: str) -> None:
+        """A ``VM_WARN_ONCE`` condition: counted, and reported to the event sink."""
+        self.stats["vm_warn"] += 1
+        if self.sink is not None:
+            self.sink("vm_warn:" + what, self.cpu, ())
+
+    # ------------------------------------------------------------------ accounting
+    def account_freepages(self, zone: Zone, nr_pages: int, mt: int) -> None:
+        """``account_freepages()``: NR_FREE_PAGES (with per-CPU vmstat drift), CMA, HighAtomic."""
+        if mt == MIGRATE_ISOLATE:
+            return
+        zone.nr_free_pages += nr_pages
+        # __mod_zone_page_state(): per-CPU delta folded into the global once over threshold
+        diff = zone.vm_free_diff
+        x = diff[self.cpu] + nr_pages
+        t = zone.stat_threshold
+        if x > t or x < -t:
+            zone.vm_nr_free_pages += x
+            x = 0
+        diff[self.cpu] = x
+        if mt == MIGRATE_CMA:
+            zone.nr_free_cma_pages += nr_pages
+        elif mt == MIGRATE_HIGHATOMIC:
+            zone.nr_free_highatomic += nr_pages
+
+    @staticmethod
+    def zone_page_state_free(zone: Zone) -> int:
+        """``zone_page_state(zone, NR_FREE_PAGES)``: the folded global, clamped at 0 (SMP)."""
+        x = zone.vm_nr_free_pages
+        return x if x > 0 else 0
+
+    # ------------------------------------------------------------------ free lists
+    def _add_to_free_list(self, pfn: int, zone: Zone, order: int, ft: int, tail: bool) -> None:
+        """``__add_to_free_list()``: link a block (head or tail) and count it in nr_free."""
+        if self.debug_vm and self.mem.get_pfnblock_freetype(pfn) != ft:
+            self.vm_warn("add_to_free_list:type")
+        lid = zone.list_base + order * NFT + freetype_idx(ft)
+        if tail:
+            self.mem.list_add_tail(lid, pfn)
+        else:
+            self.mem.list_add(lid, pfn)
+        zone.nr_free[order] += 1
+        if order >= PAGEBLOCK_ORDER and ft != MIGRATE_ISOLATE:
+            zone.nr_free_pages_blocks += 1 << order
+
+    def move_to_free_list(self, pfn: int, zone: Zone, order: int, old_mt: int, new_mt: int) -> None:
+        """``move_to_free_list()``: to the TAIL of the new type's list, moving the counts."""
+        if self.debug_vm and self.mem.get_pfnblock_freetype(pfn) != old_mt:
+            self.vm_warn("move_to_free_list:type")
+        mem = self.mem
+        mem.list_del(pfn)
+        mem.list_add_tail(zone.list_base + order * NFT + freetype_idx(new_mt), pfn)
+        nr = 1 << order
+        self.account_freepages(zone, -nr, old_mt)
+        self.account_freepages(zone, nr, new_mt)
+        if order >= PAGEBLOCK_ORDER and (old_mt == MIGRATE_ISOLATE) != (new_mt == MIGRATE_ISOLATE):
+            zone.nr_free_pages_blocks += nr if old_mt == MIGRATE_ISOLATE else -nr
+
+    def _del_page_from_free_list(self, pfn: int, zone: Zone, order: int, mt: int) -> None:
+        """``__del_page_from_free_list()``: unlink, clear PageBuddy, uncount nr_free."""
+        if self.debug_vm and self.mem.get_pfnblock_freetype(pfn) != mt:
+            self.vm_warn("del_page_from_free_list:type")
+        mem = self.mem
+        mem.list_del(pfn)
+        mem.pstate[pfn] = 0
+        zone.nr_free[order] -= 1
+        if order >= PAGEBLOCK_ORDER and mt != MIGRATE_ISOLATE:
+            zone.nr_free_pages_blocks -= 1 << order
+
+    def del_page_from_free_list(self, pfn: int, zone: Zone, order: int, mt: int) -> None:
+        """``del_page_from_free_list()``: unlink and take the pages out of NR_FREE_PAGES."""
+        self._del_page_from_free_list(pfn, zone, order, mt)
+        self.account_freepages(zone, -(1 << order), mt)
+
+    def free_area_empty(self, zone: Zone, order: int, ft: int) -> bool:
+        return self.mem.lhead[zone.list_base + order * NFT + freetype_idx(ft)] == NIL
+
+    # ------------------------------------------------------------------ pageblocks
+    def set_pageblock_migratetype(self, pfn: int, mt: int) -> None:
+        """``set_pageblock_migratetype()`` (7.2): write the 3 type bits, clear isolate.
+
+        ``MIGRATE_ISOLATE`` sets only the separate isolate bit (Linux 6.17+ layout);
+        the 6.1 profile stores ISOLATE in the type bits, losing the old type.
+        """
+        pb = self.mem.pb
+        b = pfn >> PAGEBLOCK_ORDER
+        if mt == MIGRATE_ISOLATE and self.profile.isolate_bit:
+            pb[b] |= PB_MIGRATE_ISOLATE
+            return
+        pb[b] = (pb[b] & ~(PB_MIGRATETYPE_MASK | PB_MIGRATE_ISOLATE)) | mt
+
+    def change_pageblock_range(self, pfn: int, start_order: int, mt: int) -> None:
+        """``change_pageblock_range()``: retype every pageblock of a >= pageblock block."""
+        for i in range(1 << (start_order - PAGEBLOCK_ORDER)):
+            self.set_pageblock_migratetype(pfn + i * PAGEBLOCK_NR_PAGES, mt)
+
+    def zone_of(self, pfn: int) -> Zone:
+        """``page_zone()``."""
+        z = self.mem.pb_zone[pfn >> PAGEBLOCK_ORDER]
+        if z == 0xFF:
+            raise PageStateError(f"pfn {pfn:#x} is not in any zone")
+        return self.zones[z]
+
+    # ------------------------------------------------------------------ allocation core
+    def expand(self, zone: Zone, pfn: int, low: int, high: int, ft: int) -> int:
+        """``expand()``: push the upper halves, largest first, to the list heads."""
+        mem = self.mem
+        pstate = mem.pstate
+        base = zone.list_base + freetype_idx(ft)
+        size = 1 << high
+        nr_added = 0
+        blocks = ft != MIGRATE_ISOLATE
+        nr_free = zone.nr_free
+        while high > low:
+            high -= 1
+            size >>= 1
+            p = pfn + size
+            mem.list_add(base + high * NFT, p)
+            nr_free[high] += 1
+            if high >= PAGEBLOCK_ORDER and blocks:
+                zone.nr_free_pages_blocks += size
+            pstate[p] = PS_BUDDY | high
+            nr_added += size
+        return nr_added
+
+    def page_del_and_expand(self, zone: Zone, pfn: int, low: int, high: int, ft: int) -> None:
+        """``page_del_and_expand()``."""
+        self._del_page_from_free_list(pfn, zone, high, ft)
+        nr_pages = (1 << high) - self.expand(zone, pfn, low, high, ft)
+        self.account_freepages(zone, -nr_pages, ft)
+
+    def rmqueue_smallest(self, zone: Zone, order: int, ft: int) -> int:
+        """``__rmqueue_smallest()``: the smallest block of exactly this freetype."""
+        idx = freetype_idx(ft)
+        if idx < 0:
+            return NIL
+        lhead = self.mem.lhead
+        lid = zone.list_base + order * NFT + idx
+        for current_order in range(order, NR_PAGE_ORDERS):
+            pfn = lhead[lid]
+            if pfn != NIL:
+                self.page_del_and_expand(zone, pfn, order, current_order, ft)
+                if self.sink is not None:
+                    self.emit("mm_page_alloc_zone_locked", pfn, order, ft & 7,
+                              1 if (pcp_allowed_order(order) and (ft & 7) < MIGRATE_PCPTYPES) else 0)
+                return pfn
+            lid += NFT
+        return NIL
+
+    def prep_move_freepages_block(self, zone: Zone, pfn: int,
+                                  count: bool) -> tuple[bool, int, int, int]:
+        """``prep_move_freepages_block()``: (ok, start_pfn, free pages, movable pages).
+
+        Counts a page as movable if it is PageLRU or has movable_ops: every page of a
+        movable compound (a tail reads its head's flag), only the head of a non-compound
+        high-order page.  Refuses blocks straddling the zone's span.
+        """
+        start = pfn & ~(PAGEBLOCK_NR_PAGES - 1)
+        end = start + PAGEBLOCK_NR_PAGES
+        if not (zone.zone_spans_pfn(start) and zone.zone_spans_pfn(end - 1)):
+            return False, start, 0, 0
+        if not count:
+            return True, start, 0, 0
+        mem = self.mem
+        pstate = mem.pstate
+        pkind = mem.pkind
+        free = movable = 0
+        p = start
+        # A compound page larger than a pageblock that began in an earlier block.
+        if pstate[p] == 0:
+            head, order = self._covering_head(p)
+            if head != NIL and pstate[head] & PS_MASK == PS_ALLOC and pkind[head] & KIND_MOVABLE \
+                    and pkind[head] & KIND_COMPOUND:
+                n = min(head + (1 << order), end) - p
+                movable += n
+                p += n
+        while p < end:
+            s = pstate[p]
+            st = s & PS_MASK
+            if st == PS_BUDDY:
+                nr = 1 << (s & ORDER_MASK)
+                free += nr
+                p += nr
+                continue
+            if st == PS_ALLOC or st == PS_PCP:
+                nr = 1 << (s & ORDER_MASK)
+                if st == PS_ALLOC and pkind[p] & KIND_MOVABLE:
+                    movable += min(nr, end - p) if pkind[p] & KIND_COMPOUND else 1
+                p += nr
+                continue
+            p += 1
+        return True, start, free, movable
+
+    def _covering_head(self, pfn: int) -> tuple[int, int]:
+        """The head and order of an allocated/pcp/free block covering ``pfn`` from below."""
+        pstate = self.mem.pstate
+        for order in range(1, NR_PAGE_ORDERS):
+            head = pfn & ~((1 << order) - 1)
+            s = pstate[head]
+            if s and s & PS_MASK in (PS_ALLOC, PS_PCP, PS_BUDDY) and (s & ORDER_MASK) >= order:
+                return head, s & ORDER_MASK
+        return NIL, 0
+
+    def _move_freepages_block(self, zone: Zone, start_pfn: int, old_mt: int, new_mt: int) -> int:
+        """``__move_freepages_block()``: move every free block of the pageblock, ascending."""
+        pstate = self.mem.pstate
+        end = start_pfn + PAGEBLOCK_NR_PAGES
+        pfn = start_pfn
+        moved = 0
+        while pfn < end:
+            s = pstate[pfn]
+            if s & PS_MASK != PS_BUDDY:
+                pfn += 1
+                continue
+            order = s & ORDER_MASK
+            self.move_to_free_list(pfn, zone, order, old_mt, new_mt)
+            pfn += 1 << order
+            moved += 1 << order
+        return moved
+
+    def move_freepages_block(self, zone: Zone, pfn: int, old_mt: int, new_mt: int) -> int:
+        """``move_freepages_block()``: -1 if the block straddles the zone, else pages moved."""
+        ok, start, _, _ = self.prep_move_freepages_block(zone, pfn, False)
+        if not ok:
+            return -1
+        res = self._move_freepages_block(zone, start, old_mt, new_mt)
+        self.set_pageblock_migratetype(start, new_mt)
+        return res
+
+    def boost_watermark(self, zone: Zone) -> bool:
+        """``boost_watermark()``: raise the boost by a pageblock, capped at high*factor."""
+        if not self.watermark_boost_factor:
+            return False
+        if PAGEBLOCK_NR_PAGES * 4 > zone.managed_pages:
+            return False
+        # mult_frac(x, n, d): (x / d) * n + ((x % d) * n) / d
+        high = zone._watermark[WMARK_HIGH]
+        f = self.watermark_boost_factor
+        max_boost = (high // 10000) * f + ((high % 10000) * f) // 10000
+        if not max_boost:
+            return False
+        max_boost = max(PAGEBLOCK_NR_PAGES, max_boost)
+        zone.watermark_boost = min(zone.watermark_boost + PAGEBLOCK_NR_PAGES, max_boost)
+        self.stats["watermark_boost"] += 1
+        return True
+
+    @staticmethod
+    def should_try_claim_block(order: int, start_mt: int) -> bool:
+        """``should_try_claim_block()`` (7.2; ``can_steal_fallback()`` before v6.15)."""
+        if order >= PAGEBLOCK_ORDER:
+            return True
+        if order >= PAGEBLOCK_ORDER // 2:
+            return True
+        if start_mt == MIGRATE_RECLAIMABLE or start_mt == MIGRATE_UNMOVABLE:
+            return True
+        return False
+
+    def find_suitable_fallback(self, zone: Zone, order: int, mt: int, claimable: bool) -> int:
+        """``find_suitable_fallback()``: a fallback migratetype, FALLBACK_EMPTY or _NOCLAIM.
+
+        Fallback freetypes keep the requester's flags (series.md 2.7); a flagged freetype
+        without a list finds nothing.
+        """
+        if claimable and not self.should_try_claim_block(order, mt & 7):
+            return FALLBACK_NOCLAIM
+        if zone.nr_free[order] == 0:
+            return FALLBACK_EMPTY
+        flags = mt & ~7
+        lhead = self.mem.lhead
+        base = zone.list_base + order * NFT
+        for fb in FALLBACKS[mt & 7]:
+            ft = fb | flags
+            idx = freetype_idx(ft)
+            if idx >= 0 and lhead[base + idx] != NIL:
+                return ft
+        return FALLBACK_EMPTY
+
+    def try_to_claim_block(self, zone: Zone, pfn: int, current_order: int, order: int,
+                           start_type: int, block_type: int, alloc_flags: int) -> int:
+        """``try_to_claim_block()`` (7.2): whole-block takeover, or claim if >= half alike."""
+        if current_order >= PAGEBLOCK_ORDER:
+            self.del_page_from_free_list(pfn, zone, current_order, block_type)
+            self.change_pageblock_range(pfn, current_order, start_type & 7)
+            nr_added = self.expand(zone, pfn, order, current_order, start_type)
+            self.account_freepages(zone, nr_added, start_type)
+            self.stats["claim_whole_block"] += 1
+            return pfn
+        if self.boost_watermark(zone) and (alloc_flags & G.ALLOC_KSWAPD):
+            zone.boosted_watermark = True
+        ok, start_pfn, free_pages, movable_pages = self.prep_move_freepages_block(zone, pfn, True)
+        if not ok:
+            return NIL
+        if (start_type & 7) == MIGRATE_MOVABLE:
+            alike_pages = movable_pages
+        elif (block_type & 7) == MIGRATE_MOVABLE:
+            alike_pages = PAGEBLOCK_NR_PAGES - (free_pages + movable_pages)
+        else:
+            alike_pages = 0
+        if free_pages + alike_pages >= (1 << (PAGEBLOCK_ORDER - 1)):
+            self._move_freepages_block(zone, start_pfn, block_type, start_type)
+            self.set_pageblock_migratetype(start_pfn, start_type & 7)
+            self.stats["claim_block"] += 1
+            return self.rmqueue_smallest(zone, order, start_type)
+        return NIL
+
+    def trace_extfrag(self, pfn: int, alloc_order: int, fallback_order: int,
+                      alloc_mt: int, fallback_mt: int) -> None:
+        """``trace_mm_page_alloc_extfrag()``: counted, and emitted with change_ownership."""
+        self.stats["extfrag"] += 1
+        if fallback_order < PAGEBLOCK_ORDER:
+            self.stats["extfrag_fragmenting"] += 1
+        if self.sink is not None:
+            change = 1 if (alloc_mt & 7) == self.mem.get_pfnblock_migratetype(pfn) else 0
+            self.emit("mm_page_alloc_extfrag", pfn, alloc_order, fallback_order,
+                      alloc_mt & 7, fallback_mt & 7, change)
+
+    def rmqueue_claim(self, zone: Zone, order: int, start_mt: int, alloc_flags: int) -> int:
+        """``__rmqueue_claim()``: largest fallback block first, down to min_order."""
+        min_order = order
+        if order < PAGEBLOCK_ORDER and alloc_flags & G.ALLOC_NOFRAGMENT:
+            min_order = PAGEBLOCK_ORDER
+        lhead = self.mem.lhead
+        for current_order in range(MAX_PAGE_ORDER, min_order - 1, -1):
+            fb = self.find_suitable_fallback(zone, current_order, start_mt, True)
+            if fb == FALLBACK_EMPTY:
+                continue
+            if fb == FALLBACK_NOCLAIM:
+                break
+            pfn = lhead[zone.list_base + current_order * NFT + freetype_idx(fb)]
+            page = self.try_to_claim_block(zone, pfn, current_order, order, start_mt, fb, alloc_flags)
+            if page != NIL:
+                self.trace_extfrag(page, order, current_order, start_mt, fb)
+                return page
+        return NIL
+
+    def rmqueue_steal(self, zone: Zone, order: int, start_mt: int) -> int:
+        """``__rmqueue_steal()``: smallest fallback block; its pageblock keeps its type."""
+        lhead = self.mem.lhead
+        for current_order in range(order, NR_PAGE_ORDERS):
+            fb = self.find_suitable_fallback(zone, current_order, start_mt, False)
+            if fb == FALLBACK_EMPTY:
+                continue
+            pfn = lhead[zone.list_base + current_order * NFT + freetype_idx(fb)]
+            self.page_del_and_expand(zone, pfn, order, current_order, fb)
+            self.stats["steal"] += 1
+            self.trace_extfrag(pfn, order, current_order, start_mt, fb)
+            return pfn
+        return NIL
+
+    def _rmqueue(self, zone: Zone, order: int, mt: int, alloc_flags: int) -> int:
+        """``__rmqueue()`` with ``*mode`` in ``self.rmqm`` (kept across rmqueue_bulk())."""
+        if alloc_flags & G.ALLOC_CMA and zone.nr_free_cma_pages > self.zone_page_state_free(zone) // 2:
+            page = self.rmqueue_smallest(zone, order, MIGRATE_CMA)
+            if page != NIL:
+                return page
+        mode = self.rmqm
+        if mode == RMQUEUE_NORMAL:
+            page = self.rmqueue_smallest(zone, order, mt)
+            if page != NIL:
+                return page
+        if mode <= RMQUEUE_CMA:
+            if alloc_flags & G.ALLOC_CMA:
+                page = self.rmqueue_smallest(zone, order, MIGRATE_CMA)
+                if page != NIL:
+                    self.rmqm = RMQUEUE_CMA
+                    return page
+        if mode <= RMQUEUE_CLAIM:
+            page = self.rmqueue_claim(zone, order, mt, alloc_flags)
+            if page != NIL:
+                self.rmqm = RMQUEUE_NORMAL
+                return page
+        if not (alloc_flags & G.ALLOC_NOFRAGMENT):
+            page = self.rmqueue_steal(zone, order, mt)
+            if page != NIL:
+                self.rmqm = RMQUEUE_STEAL
+                return page
+        return NIL
+
+    def rmqueue_bulk(self, zone: Zone, order: int, count: int, lid: int, mt: int,
+                     alloc_flags: int) -> int:
+        """``rmqueue_bulk()``: refill a pcp list under one zone lock, keeping the mode."""
+        self.rmqm = RMQUEUE_NORMAL
+        mem = self.mem
+        pstate = mem.pstate
+        state = PS_PCP | order
+        i = 0
+        while i < count:
+            page = self._rmqueue(zone, order, mt, alloc_flags)
+            if page == NIL:
+                break
+            mem.list_add_tail(lid, page)
+            pstate[page] = state
+            i += 1
+        return i
+
+    # ------------------------------------------------------------------ pcp
+    def nr_pcp_alloc(self, pcp: PerCpuPages, zone: Zone, order: int) -> int:
+        """``nr_pcp_alloc()`` (7.2): refill size with alloc_factor scaling and high growth."""
+        base_batch = pcp.batch
+        high_min = pcp.high_min
+        high_max = pcp.high_max
+        high = pcp.high = min(max(pcp.high, high_min), high_max)
+        if high < base_batch:
+            return 1
+        batch = base_batch if order else (base_batch << pcp.alloc_factor)
+        if high_min != high_max and not zone.below_high:
+            high = pcp.high = min(high + batch, high_max)
+        if not order:
+            max_nr_alloc = max(high - pcp.count - base_batch, base_batch)
+            if batch <= max_nr_alloc and pcp.alloc_factor < CONFIG_PCP_BATCH_SCALE_MAX:
+                pcp.alloc_factor += 1
+            batch = min(batch, max_nr_alloc)
+        if batch > 1:
+            batch = max(batch >> order, 2)
+        return batch
+
+    def _rmqueue_pcplist(self, zone: Zone, order: int, mt: int, alloc_flags: int,
+                         pcp: PerCpuPages, lid: int) -> int:
+        """``__rmqueue_pcplist()``: pop the list head, refilling it if empty."""
+        mem = self.mem
+        lhead = mem.lhead
+        if lhead[lid] == NIL:
+            batch = self.nr_pcp_alloc(pcp, zone, order)
+            if alloc_flags & G.ALLOC_HIGHATOMIC:
+                return NIL
+            alloced = self.rmqueue_bulk(zone, order, batch, lid, mt, alloc_flags)
+            pcp.count += alloced << order
+            if lhead[lid] == NIL:
+                return NIL
+        page = lhead[lid]
+        mem.list_del(page)
+        pcp.count -= 1 << order
+        return page
+
+    def rmqueue_pcplist(self, preferred: Zone, zone: Zone, order: int, mt: int,
+                        alloc_flags: int) -> int:
+        """``rmqueue_pcplist()``: halve free_count, allocate from this CPU's pcp list."""
+        pcp = zone.pcp[self.cpu]
+        pcp.free_count >>= 1
+        lid = pcp.list_base + self.profile.order_to_pindex(mt, order)
+        page = self._rmqueue_pcplist(zone, order, mt, alloc_flags, pcp, lid)
+        if page != NIL:
+            self.count_vm_events(self.pgalloc_names[zone.idx], 1 << order)
+        return page
+
+    def rmqueue_buddy(self, preferred: Zone, zone: Zone, order: int, alloc_flags: int,
+                      mt: int) -> int:
+        """``rmqueue_buddy()``: HIGHATOMIC first for ALLOC_HIGHATOMIC, else __rmqueue()."""
+        page = NIL
+        if alloc_flags & G.ALLOC_HIGHATOMIC:
+            page = self.rmqueue_smallest(zone, order, MIGRATE_HIGHATOMIC | (mt & ~7))
+        if page == NIL:
+            self.rmqm = RMQUEUE_NORMAL
+            page = self._rmqueue(zone, order, mt, alloc_flags)
+            if page == NIL and alloc_flags & (G.ALLOC_OOM | G.ALLOC_NON_BLOCK):
+                page = self.rmqueue_smallest(zone, order, MIGRATE_HIGHATOMIC | (mt & ~7))
+            if page == NIL:
+                page = self.rmqueue_buddy_unlocked_fallback(zone, order, alloc_flags, mt)
+                if page == NIL:
+                    return NIL
+        if alloc_flags & G.ALLOC_HIGHATOMIC:
+            self.reserve_highatomic_pageblock(page, order, zone)
+        self.count_vm_events(self.pgalloc_names[zone.idx], 1 << order)
+        return page
+
+    def rmqueue_buddy_unlocked_fallback(self, zone: Zone, order: int, alloc_flags: int,
+                                        mt: int) -> int:
+        """Hook run after the zone lock is dropped (the series' ``__rmqueue_direct_map``).
+
+        Upstream has nothing here; the unmapped profiles override it.
+        """
+        return NIL
+
+    def rmqueue(self, preferred: Zone, zone: Zone, order: int, gfp: int, alloc_flags: int,
+                mt: int) -> int:
+        """``rmqueue()``: pcp for pcp orders, else buddy; wake kswapd after a boost."""
+        page = NIL
+        if order <= PAGE_ALLOC_COSTLY_ORDER or order == HPAGE_PMD_ORDER:
+            page = self.rmqueue_pcplist(preferred, zone, order, mt, alloc_flags)
+        if page == NIL:
+            page = self.rmqueue_buddy(preferred, zone, order, alloc_flags, mt)
+        if alloc_flags & G.ALLOC_KSWAPD and zone.boosted_watermark:
+            zone.boosted_watermark = False
+            self.wakeup_kswapd(zone, 0, 0, zone.idx)
+        return page
+
+    # ------------------------------------------------------------------ highatomic
+    def reserve_highatomic_pageblock(self, pfn: int, order: int, zone: Zone) -> None:
+        """``reserve_highatomic_pageblock()``: reserve up to ~1% of the zone, a block at a time."""
+        if zone.managed_pages // 100 < PAGEBLOCK_NR_PAGES:
+            return
+        max_managed = -(-(zone.managed_pages // 100) // PAGEBLOCK_NR_PAGES) * PAGEBLOCK_NR_PAGES
+        if zone.nr_reserved_highatomic >= max_managed:
+            return
+        mt = self.mem.get_pfnblock_migratetype(pfn)
+        if not migratetype_is_mergeable(mt):
+            return
+        if order < PAGEBLOCK_ORDER:
+            if self.move_freepages_block(zone, pfn, mt, MIGRATE_HIGHATOMIC) == -1:
+                return
+            zone.nr_reserved_highatomic += PAGEBLOCK_NR_PAGES
+        else:
+            self.change_pageblock_range(pfn, order, MIGRATE_HIGHATOMIC)
+            zone.nr_reserved_highatomic += 1 << order
+        self.stats["highatomic_reserve"] += 1
+
+    def unreserve_highatomic_pageblock(self, ac: AllocContext, force: bool) -> bool:
+        """``unreserve_highatomic_pageblock()``: give one reserved block back to ac's type."""
+        for zone in ac.zonelist[ac.preferred:]:
+            if zone.idx > ac.highest_zoneidx:
+                continue
+            if not force and zone.nr_reserved_highatomic <= PAGEBLOCK_NR_PAGES:
+                continue
+            for order in range(NR_PAGE_ORDERS):
+                pfn = self.mem.lhead[zone.buddy_list(order, MIGRATE_HIGHATOMIC)]
+                if pfn == NIL:
+                    continue
+                size = max(PAGEBLOCK_NR_PAGES, 1 << order)
+                if size > zone.nr_reserved_highatomic:
+                    self.vm_warn("unreserve_highatomic:underflow")
+                    size = zone.nr_reserved_highatomic
+                zone.nr_reserved_highatomic -= size
+                if order < PAGEBLOCK_ORDER:
+                    ret = self.move_freepages_block(zone, pfn, MIGRATE_HIGHATOMIC, ac.migratetype)
+                else:
+                    self.move_to_free_list(pfn, zone, order, MIGRATE_HIGHATOMIC, ac.migratetype)
+                    self.change_pageblock_range(pfn, order, ac.migratetype)
+                    ret = 1
+                if ret == -1:
+                    self.vm_warn("unreserve_highatomic:zone_boundary")
+                if ret > 0:
+                    self.stats["highatomic_unreserve"] += 1
+                    return True
+        return False
+
+    # ------------------------------------------------------------------ watermarks
+    def _zone_watermark_unusable_free(self, z: Zone, order: int, alloc_flags: int) -> int:
+        """``__zone_watermark_unusable_free()``."""
+        unusable = (1 << order) - 1
+        if not (alloc_flags & G.ALLOC_RESERVES):
+            unusable += z.nr_free_highatomic
+        if self.has_cma and not (alloc_flags & G.ALLOC_CMA):
+            unusable += z.nr_free_cma_pages
+        return unusable
+
+    def _zone_watermark_ok(self, z: Zone, order: int, mark: int, highest_zoneidx: int,
+                           alloc_flags: int, free_pages: int) -> bool:
+        """``__zone_watermark_ok()``: order-0 reserve check, then a suitable free block."""
+        min_ = mark
+        free_pages -= self._zone_watermark_unusable_free(z, order, alloc_flags)
+        if alloc_flags & G.ALLOC_RESERVES:
+            if alloc_flags & G.ALLOC_MIN_RESERVE:
+                min_ -= min_ // 2
+                if alloc_flags & G.ALLOC_NON_BLOCK:
+                    min_ -= min_ // 4
+            if alloc_flags & G.ALLOC_OOM:
+                min_ -= min_ // 2
+        if free_pages <= min_ + z.lowmem_reserve[highest_zoneidx]:
+            return False
+        if not order:
+            return True
+        lhead = self.mem.lhead
+        for o in range(order, NR_PAGE_ORDERS):
+            if not z.nr_free[o]:
+                continue
+            base = z.list_base + o * NFT
+            for mt in range(MIGRATE_PCPTYPES):
+                if lhead[base + mt] != NIL:
+                    return True
+            if self.has_cma and alloc_flags & G.ALLOC_CMA and lhead[base + MIGRATE_CMA] != NIL:
+                return True
+            if alloc_flags & (G.ALLOC_HIGHATOMIC | G.ALLOC_OOM) and \
+                    lhead[base + MIGRATE_HIGHATOMIC] != NIL:
+                return True
+            if self.order_check_extra(z, o, alloc_flags):
+                return True
+        return False
+
+    def order_check_extra(self, z: Zone, order: int, alloc_flags: int) -> bool:
+        """Extra lists the high-order watermark check may count (the series' hook)."""
+        return False
+
+    def zone_watermark_ok(self, z: Zone, order: int, mark: int, highest_zoneidx: int,
+                          alloc_flags: int) -> bool:
+        """``zone_watermark_ok()`` on ``zone_page_state(NR_FREE_PAGES)``."""
+        return self._zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags,
+                                       self.zone_page_state_free(z))
+
+    def zone_watermark_fast(self, z: Zone, order: int, mark: int, highest_zoneidx: int,
+                            alloc_flags: int) -> bool:
+        """``zone_watermark_fast()``: cheap order-0 test, the full test, boost exemption."""
+        free_pages = self.zone_page_state_free(z)
+        if not order:
+            reserved = self._zone_watermark_unusable_free(z, 0, alloc_flags)
+            usable = free_pages - min(free_pages, reserved)
+            if usable > mark + z.lowmem_reserve[highest_zoneidx]:
+                return True
+        if self._zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags, free_pages):
+            return True
+        if not order and alloc_flags & G.ALLOC_MIN_RESERVE and z.watermark_boost \
+                and (alloc_flags & G.ALLOC_WMARK_MASK) == G.WMARK_MIN:
+            return self._zone_watermark_ok(z, 0, z._watermark[WMARK_MIN], highest_zoneidx,
+                                           alloc_flags, free_pages)
+        return False
+
+    # ------------------------------------------------------------------ get_page_from_freelist
+    def alloc_flags_nofragment(self, zone: Zone | None, gfp: int) -> int:
+        """``alloc_flags_nofragment()``: ALLOC_NOFRAGMENT when Normal is preferred (1 node)."""
+        alloc_flags = gfp & GFP_KSWAPD_RECLAIM_BIT
+        if self.defrag_mode:
+            return alloc_flags | G.ALLOC_NOFRAGMENT
+        if zone is None or zone.idx != G.ZONE_NORMAL:
+            return alloc_flags
+        return alloc_flags | G.ALLOC_NOFRAGMENT
+
+    def get_page_from_freelist(self, gfp: int, order: int, alloc_flags: int,
+                               ac: AllocContext) -> int:
+        """``get_page_from_freelist()``: walk the zonelist, test watermarks, rmqueue()."""
+        zonelist = ac.zonelist
+        preferred = zonelist[ac.preferred]
+        hz = ac.highest_zoneidx
+        while True:
+            no_fallback = alloc_flags & G.ALLOC_NOFRAGMENT
+            for i in range(ac.preferred, len(zonelist)):
+                zone = zonelist[i]
+                if zone.idx > hz:
+                    continue
+                if not zone.below_high:
+                    if self.zone_watermark_fast(zone, order, zone.high_wmark_pages(), hz,
+                                                alloc_flags):
+                        page = self.rmqueue(preferred, zone, order, gfp, alloc_flags,
+                                            ac.migratetype)
+                        if page != NIL:
+                            return page
+                        continue
+                    zone.below_high = True
+                mark = zone._watermark[alloc_flags & G.ALLOC_WMARK_MASK] + zone.watermark_boost
+                if not self.zone_watermark_fast(zone, order, mark, hz, alloc_flags):
+                    if not (alloc_flags & G.ALLOC_NO_WATERMARKS):
+                        continue     # node_reclaim_mode is 0 (the default): next zone
+                page = self.rmqueue(preferred, zone, order, gfp, alloc_flags, ac.migratetype)
+                if page != NIL:
+                    return page
+            if no_fallback and not self.defrag_mode:
+                alloc_flags &= ~G.ALLOC_NOFRAGMENT
+                continue
+            return NIL
+
+    # ------------------------------------------------------------------ kswapd hooks
+    def wakeup_kswapd(self, zone: Zone, gfp: int, order: int, highest_zoneidx: int) -> None:
+        """``wakeup_kswapd()`` (mm/vmscan.c): record the request; kswapd runs on ticks."""
+        if self.kswapd_highest_zoneidx < highest_zoneidx:
+            self.kswapd_highest_zoneidx = highest_zoneidx
+        self.kswapd_order = max(self.kswapd_order, order)
+        self.stats["kswapd_wakeup"] += 1
+        if self.wakeup_hook is not None:
+            self.wakeup_hook(zone, gfp, order, highest_zoneidx)
+        if self.sink is not None:
+            self.emit("mm_vmscan_wakeup_kswapd", zone.node, zone.idx, order, gfp)
+
+    def wake_all_kswapds(self, order: int, gfp: int, ac: AllocContext) -> None:
+        """``wake_all_kswapds()``: one node, so one wakeup at the first managed zone."""
+        for zone in ac.zonelist[ac.preferred:]:
+            if zone.idx <= ac.highest_zoneidx and zone.managed_pages:
+                self.wakeup_kswapd(zone, gfp, order, ac.highest_zoneidx)
+                return
+
+    # ------------------------------------------------------------------ entry points
+    def prepare_alloc(self, gfp: int) -> tuple[int, int, int, int]:
+        """``prepare_alloc_pages()`` cached per GFP: (highest_zoneidx, mt, preferred, flags)."""
+        hit = self._gfp_cache.get(gfp)
+        if hit is not None:
+            return hit
+        hz = G.gfp_zone(gfp)
+        mt = self.gfp_freetype(gfp)
+        preferred = -1
+        for i, z in enumerate(self.zonelist):
+            if z.idx <= hz:
+                preferred = i
+                break
+        flags = G.gfp_to_alloc_flags_cma(gfp, G.ALLOC_WMARK_LOW, self.has_cma)
+        if preferred >= 0:
+            flags |= self.alloc_flags_nofragment(self.zonelist[preferred], gfp)
+        res = (hz, mt, preferred, flags)
+        self._gfp_cache[gfp] = res
+        return res
+
+    def gfp_freetype(self, gfp: int) -> int:
+        """``gfp_migratetype()`` (``gfp_freetype()`` in the series)."""
+        return G.gfp_migratetype(gfp)
+
+    def alloc_pages(self, gfp: int, order: int, cpu: int = 0) -> int:
+        """``__alloc_frozen_pages_noprof()``: fast path, then the slow path; NIL on failure."""
+        self.cpu = cpu
+        if order > MAX_PAGE_ORDER or order < 0:
+            self.vm_warn("alloc_pages:order")
+            return NIL
+        hz, mt, preferred, alloc_flags = self.prepare_alloc(gfp)
+        page = NIL
+        ac: AllocContext | None = None
+        if preferred >= 0:
+            ac = AllocContext(gfp, hz, mt, self.zonelist, preferred)
+            page = self.get_page_from_freelist(gfp, order, alloc_flags, ac)
+            if page == NIL:
+                page = self.alloc_pages_slowpath(gfp, order, ac)
+        if page != NIL:
+            self.post_alloc_hook(page, order, gfp, mt)
+        else:
+            self.stats["alloc_fail"] += 1
+        if self.sink is not None:
+            self.emit("mm_page_alloc", page, order, mt & 7, gfp)
+        return page
+
+    def post_alloc_hook(self, page: int, order: int, gfp: int, mt: int) -> None:
+        """``prep_new_page()``/``post_alloc_hook()``: mark the block allocated."""
+        mem = self.mem
+        mem.pstate[page] = PS_ALLOC | order
+        kind = mt & 7
+        if kind == MIGRATE_MOVABLE:
+            kind |= KIND_MOVABLE
+        if gfp & GFP_COMP_BIT:
+            kind |= KIND_COMPOUND
+        mem.pkind[page] = kind
+
+    def alloc_pages_slowpath(self, gfp: int, order: int, ac: AllocContext) -> int:
+        """``__alloc_pages_slowpath()`` up to the point reclaim would start.
+
+        Follows 7.2's order: gfp_to_alloc_flags, wake kswapd, retry at the min watermark
+        with reserve access (highatomic reservations happen here), then
+        ``__gfp_pfmemalloc_flags`` (only ``__GFP_MEMALLOC`` applies: the model has no
+        PF_MEMALLOC tasks or OOM victims).  Direct reclaim, direct compaction, the retry
+        logic and OOM belong to the memory-pressure model: until that is attached
+        (``self.pressure``), the request fails after ``should_reclaim_retry``'s last
+        resort, unreserving a highatomic block and retrying once.
+        """
+        alloc_flags = G.gfp_to_alloc_flags(gfp, order, self.has_cma, bool(self.defrag_mode))
+        if alloc_flags & G.ALLOC_KSWAPD:
+            self.wake_all_kswapds(order, gfp, ac)
+        page = self.get_page_from_freelist(gfp, order, alloc_flags, ac)
+        if page != NIL:
+            return page
+        if gfp & GFP_MEMALLOC_BIT and not (gfp & GFP_NOMEMALLOC_BIT):
+            reserve = G.gfp_to_alloc_flags_cma(gfp, G.ALLOC_NO_WATERMARKS, self.has_cma)
+            page = self.get_page_from_freelist(gfp, order, reserve | (alloc_flags & G.ALLOC_KSWAPD), ac)
+            if page != NIL:
+                return page
+        if not (gfp & GFP_DIRECT_RECLAIM_BIT):
+            return NIL
+        if self.unreserve_highatomic_pageblock(ac, True):
+            page = self.get_page_from_freelist(gfp, order, alloc_flags, ac)
+        return page
+
+    # ------------------------------------------------------------------ freeing
+    def _free_one_page(self, pfn: int, zone: Zone, order: int, mt: int, fpi: int) -> None:
+        """``__free_one_page()``: merge with free buddies, then head or tail of the list."""
+        mem = self.mem
+        pstate = mem.pstate
+        pb_zone = mem.pb_zone
+        self.account_freepages(zone, 1 << order, mt)
+        buddy_pfn = 0
+        while order < MAX_PAGE_ORDER:
+            if self.capture_check(pfn, zone, order, mt):
+                self.account_freepages(zone, -(1 << order), mt)
+                return
+            buddy_pfn = pfn ^ (1 << order)
+            if pstate[buddy_pfn] != PS_BUDDY | order:
+                break
+            buddy_mt = mt
+            if order >= PAGEBLOCK_ORDER:
+                if pb_zone[buddy_pfn >> PAGEBLOCK_ORDER] != zone.idx:
+                    break
+                buddy_mt = mem.get_pfnblock_freetype(buddy_pfn)
+                if not self.can_merge_freetypes(mt, buddy_mt):
+                    break
+            self._del_page_from_free_list(buddy_pfn, zone, order, buddy_mt)
+            if buddy_mt != mt:
+                self.change_pageblock_range(buddy_pfn, order, mt & 7)
+            pfn &= buddy_pfn
+            order += 1
+        pstate[pfn] = PS_BUDDY | order
+        if fpi & FPI_TO_TAIL:
+            to_tail = True
+        else:
+            to_tail = self.buddy_merge_likely(pfn, buddy_pfn, order, zone)
+        self._add_to_free_list(pfn, zone, order, mt, to_tail)
+
+    def can_merge_freetypes(self, a: int, b: int) -> bool:
+        """The cross-pageblock merge rule of ``__free_one_page()`` (7.2) for freetypes a, b.
+
+        Upstream: equal, or both mergeable migratetypes.  The series' flag rule is the
+        same with freetype flags required equal (series.md 2.6).
+        """
+        if a == b:
+            return True
+        if not migratetype_is_mergeable(a & 7) or not migratetype_is_mergeable(b & 7):
+            return False
+        return (a >> 3) == (b >> 3)
+
+    def capture_check(self, pfn: int, zone: Zone, order: int, mt: int) -> bool:
+        """``compaction_capture()``: no direct compactor is capturing (memory-pressure hook)."""
+        return False
+
+    def buddy_merge_likely(self, pfn: int, buddy_pfn: int, order: int, zone: Zone) -> bool:
+        """``buddy_merge_likely()``: is the parent's buddy free? Uses the stale buddy_pfn."""
+        if order >= MAX_PAGE_ORDER - 1:
+            return False
+        higher = buddy_pfn & pfn
+        hb = higher ^ (1 << (order + 1))
+        if self.mem.pstate[hb] != PS_BUDDY | (order + 1):
+            return False
+        if order + 1 >= PAGEBLOCK_ORDER and \
+                self.mem.pb_zone[hb >> PAGEBLOCK_ORDER] != zone.idx:
+            return False
+        return True
+
+    def split_large_buddy(self, zone: Zone, pfn: int, order: int, fpi: int) -> None:
+        """``split_large_buddy()``: free a >pageblock block one pageblock at a time."""
+        end = pfn + (1 << order)
+        if order > PAGEBLOCK_ORDER:
+            order = PAGEBLOCK_ORDER
+        get_ft = self.mem.get_pfnblock_freetype
+        while True:
+            self._free_one_page(pfn, zone, order, get_ft(pfn), fpi)
+            pfn += 1 << order
+            if pfn == end:
+                break
+
+    def free_one_page(self, zone: Zone, pfn: int, order: int, fpi: int) -> None:
+        """``free_one_page()``: straight to the buddy lists; counts PGFREE."""
+        self.split_large_buddy(zone, pfn, order, fpi)
+        self.count_vm_events("pgfree", 1 << order)
+
+    def free_pages_prepare(self, pfn: int, order: int) -> Zone:
+        """``__free_pages_prepare()``: check the block, emit mm_page_free, clear its state."""
+        mem = self.mem
+        s = mem.pstate[pfn]
+        if s != PS_ALLOC | order:
+            raise PageStateError(self.describe_bad_free(pfn, order))
+        zone = self.zone_of(pfn)
+        if self.sink is not None:
+            self.emit("mm_page_free", pfn, order)
+        mem.pstate[pfn] = 0
+        mem.pkind[pfn] = 0
+        return zone
+
+    def describe_bad_free(self, pfn: int, order: int) -> str:
+        s = self.mem.pstate[pfn]
+        st = s & PS_MASK
+        what = {0: "not the head of an allocated block", PS_BUDDY: "already free (PageBuddy)",
+                PS_PCP: "already free (on a pcp list)", PS_ALLOC: "allocated",
+                0x40: "reserved", 0x50: "not RAM"}.get(st, f"in state {s:#x}")
+        if st == PS_ALLOC:
+            return f"free of pfn {pfn:#x} order {order}: allocated with order {s & ORDER_MASK}"
+        return f"free of pfn {pfn:#x} order {order}: page is {what}"
+
+    def _free_pages_ok(self, pfn: int, order: int, fpi: int) -> None:
+        """``__free_pages_ok()``."""
+        zone = self.free_pages_prepare(pfn, order)
+        self.free_one_page(zone, pfn, order, fpi)
+
+    def free_frozen_pages(self, pfn: int, order: int, cpu: int = 0, fpi: int = FPI_NONE) -> None:
+        """``__free_frozen_pages()``: pcp orders to this CPU's pcp list, the rest to buddy."""
+        self.cpu = cpu
+        if not (order <= PAGE_ALLOC_COSTLY_ORDER or order == HPAGE_PMD_ORDER):
+            self._free_pages_ok(pfn, order, fpi)
+            return
+        zone = self.free_pages_prepare(pfn, order)
+        ft = self.mem.get_pfnblock_freetype(pfn)
+        mt = ft & 7
+        if mt >= MIGRATE_PCPTYPES:
+            if mt == MIGRATE_ISOLATE:
+                self.free_one_page(zone, pfn, order, fpi)
+                return
+            ft = (ft & ~7) | MIGRATE_MOVABLE
+        self.free_frozen_page_commit(zone, zone.pcp[cpu], pfn, ft, order, fpi)
+
+    def free_unref_folios(self, folios: list[tuple[int, int]], cpu: int = 0) -> None:
+        """``free_unref_folios()``: the batched path; emits mm_page_free_batched per pcp folio."""
+        self.cpu = cpu
+        prepared: list[tuple[int, int, Zone]] = []
+        for pfn, order in folios:
+            zone = self.free_pages_prepare(pfn, order)
+            if not pcp_allowed_order(order):
+                self.free_one_page(zone, pfn, order, FPI_NONE)
+                continue
+            prepared.append((pfn, order, zone))
+        for pfn, order, zone in prepared:
+            ft = self.mem.get_pfnblock_freetype(pfn)
+            if ft & 7 == MIGRATE_ISOLATE:
+                self.free_one_page(zone, pfn, order, FPI_NONE)
+                continue
+            if ft & 7 >= MIGRATE_PCPTYPES:
+                ft = (ft & ~7) | MIGRATE_MOVABLE
+            if self.sink is not None:
+                self.emit("mm_page_free_batched", pfn)
+            self.free_frozen_page_commit(zone, zone.pcp[cpu], pfn, ft, order, FPI_NONE)
+
+    def nr_pcp_free(self, pcp: PerCpuPages, batch: int, high: int, free_high: bool) -> int:
+        """``nr_pcp_free()``."""
+        if free_high:
+            return min(pcp.count, batch << CONFIG_PCP_BATCH_SCALE_MAX)
+        if high < batch:
+            return 1
+        return min(max(pcp.free_count, batch), high - batch)
+
+    def nr_pcp_high(self, pcp: PerCpuPages, zone: Zone, batch: int, free_high: bool) -> int:
+        """``nr_pcp_high()`` (7.2): the auto-tuned high, adjusted for pressure."""
+        high_min = pcp.high_min
+        high_max = pcp.high_max
+        high = pcp.high = min(max(pcp.high, high_min), high_max)
+        if not high:
+            return 0
+        if free_high:
+            pcp.high = max(high - (batch << CONFIG_PCP_BATCH_SCALE_MAX), high_min)
+            return 0
+        if zone.reclaim_active:
+            free_count = max(pcp.free_count, batch)
+            pcp.high = max(high - free_count, high_min)
+            return min(batch << 2, pcp.high)
+        if high_min == high_max:
+            return high
+        if zone.below_high:
+            free_count = max(pcp.free_count, batch)
+            pcp.high = max(high - free_count, high_min)
+            high = max(pcp.count, high_min)
+        elif pcp.count >= high:
+            need_high = pcp.free_count + batch
+            if pcp.high < need_high:
+                pcp.high = min(max(need_high, high_min), high_max)
+        return high
+
+    def free_frozen_page_commit(self, zone: Zone, pcp: PerCpuPages, pfn: int, ft: int,
+                                order: int, fpi: int) -> None:
+        """``free_frozen_page_commit()`` (7.2): LIFO push, free_high, batched overflow drain."""
+        pcp.alloc_factor >>= 1
+        self.count_vm_events("pgfree", 1 << order)
+        pindex = self.profile.order_to_pindex(ft, order)
+        mem = self.mem
+        mem.list_add(pcp.list_base + pindex, pfn)
+        mem.pstate[pfn] = PS_PCP | order
+        pcp.count += 1 << order
+        batch = pcp.batch
+        free_high = False
+        if order and order <= PAGE_ALLOC_COSTLY_ORDER:
+            free_high = (pcp.free_count >= batch + pcp.high_min // 2
+                         and bool(pcp.flags & PCPF_PREV_FREE_HIGH_ORDER)
+                         and (not (pcp.flags & PCPF_FREE_HIGH_BATCH) or pcp.count >= batch))
+            pcp.flags |= PCPF_PREV_FREE_HIGH_ORDER
+        elif pcp.flags & PCPF_PREV_FREE_HIGH_ORDER:
+            pcp.flags &= ~PCPF_PREV_FREE_HIGH_ORDER
+        if pcp.free_count < (batch << CONFIG_PCP_BATCH_SCALE_MAX):
+            pcp.free_count += 1 << order
+        if fpi & FPI_TRYLOCK:
+            return
+        high = self.nr_pcp_high(pcp, zone, batch, free_high)
+        if pcp.count < high:
+            return
+        to_free = self.nr_pcp_free(pcp, batch, high, free_high)
+        while to_free > 0 and pcp.count > 0:
+            n = min(to_free, batch)
+            self.free_pcppages_bulk(zone, n, pcp, pindex)
+            to_free -= n
+            if to_free == 0 or pcp.count == 0:
+                break
+        if zone.below_high and self.zone_watermark_ok(zone, 0, zone.high_wmark_pages(),
+                                                      G.ZONE_MOVABLE, 0):
+            zone.below_high = False
+
+    def free_pcppages_bulk(self, zone: Zone, count: int, pcp: PerCpuPages, pindex: int) -> None:
+        """``free_pcppages_bulk()``: round-robin from ``pindex``, each list from its tail."""
+        count = min(pcp.count, count)
+        mem = self.mem
+        ltail = mem.ltail
+        lhead = mem.lhead
+        nr_lists = self.profile.nr_pcp_lists
+        base = pcp.list_base
+        pindex -= 1
+        get_ft = mem.get_pfnblock_freetype
+        while count > 0:
+            while True:
+                pindex += 1
+                if pindex > nr_lists - 1:
+                    pindex = 0
+                if lhead[base + pindex] != NIL:
+                    break
+            order = self.profile.pindex_to_order(pindex)
+            nr_pages = 1 << order
+            lid = base + pindex
+            while True:
+                page = ltail[lid]
+                mt = get_ft(page)
+                mem.list_del(page)
+                mem.pstate[page] = 0
+                count -= nr_pages
+                pcp.count -= nr_pages
+                self._free_one_page(page, zone, order, mt, FPI_NONE)
+                if self.sink is not None:
+                    self.emit("mm_page_pcpu_drain", page, order, mt & 7)
+                if not (count > 0 and lhead[lid] != NIL):
+                    break
+
+    def drain_pages_zone(self, cpu: int, zone: Zone) -> None:
+        """``drain_pages_zone()``: empty one CPU's pcp of one zone in capped bulk frees."""
+        pcp = zone.pcp[cpu]
+        saved = self.cpu
+        self.cpu = cpu
+        while pcp.count:
+            to_drain = min(pcp.count, pcp.batch << CONFIG_PCP_BATCH_SCALE_MAX)
+            self.free_pcppages_bulk(zone, to_drain, pcp, 0)
+        self.cpu = saved
+
+    def drain_all_pages(self, zone: Zone | None = None) -> None:
+        """``drain_all_pages()``: every CPU with pcp pages (in one zone or all)."""
+        for cpu in range(self.ncpus):
+            for z in self.zones:
+                if not z.pcp or (zone is not None and z is not zone):
+                    continue
+                if z.pcp[cpu].count:
+                    self.drain_pages_zone(cpu, z)
+
+    def decay_pcp_high(self, zone: Zone, pcp: PerCpuPages) -> bool:
+        """``decay_pcp_high()``: shrink high by 1/8 toward high_min, drain the excess."""
+        todo = False
+        high_min = pcp.high_min
+        batch = pcp.batch
+        if pcp.high > high_min:
+            pcp.high = max(pcp.count - (batch << CONFIG_PCP_BATCH_SCALE_MAX),
+                           pcp.high - (pcp.high >> 3), high_min)
+            if pcp.high > high_min:
+                todo = True
+        to_drain = pcp.count - pcp.high
+        while to_drain > 0:
+            n = min(to_drain, batch)
+            self.free_pcppages_bulk(zone, n, pcp, 0)
+            todo = True
+            to_drain -= n
+        return todo
+
+    def refresh_cpu_vm_stats(self, cpu: int) -> None:
+        """``refresh_cpu_vm_stats(do_pagesets=true)``: fold this CPU's deltas, decay pcp high."""
+        saved = self.cpu
+        self.cpu = cpu
+        for zone in self.zones:
+            if not zone.pcp:
+                continue
+            d = zone.vm_free_diff[cpu]
+            if d:
+                zone.vm_nr_free_pages += d
+                zone.vm_free_diff[cpu] = 0
+            self.decay_pcp_high(zone, zone.pcp[cpu])
+        self.cpu = saved
+
+    # ------------------------------------------------------------------ boot
+    def free_pages_core(self, pfn: int, order: int) -> None:
+        """``__free_pages_core()`` at boot: ``__free_pages_ok(page, order, FPI_TO_TAIL)``."""
+        mem = self.mem
+        mem.pstate[pfn] = PS_ALLOC | order
+        self._free_pages_ok(pfn, order, FPI_TO_TAIL)
+
+
+# ---------------------------------------------------------------------- boot-time setup
+def zone_batchsize(zone: Zone) -> int:
+    """``zone_batchsize()`` (7.2): ~0.025% of the zone or 256 KiB, as 2^n-1."""
+    batch = min(zone.managed_pages >> 12, (256 * 1024) >> 12)
+    if batch <= 1:
+        return 1
+    b = batch + batch // 2
+    return (1 << (b.bit_length() - 1)) - 1
+
+
+def zone_highsize(zone: Zone, batch: int, cpu_online: int, high_fraction: int, ncpus: int) -> int:
+    """``zone_highsize()``: low watermark (or managed/fraction) split across the node's CPUs."""
+    if not high_fraction:
+        total = zone.low_wmark_pages()
+    else:
+        total = zone.managed_pages // high_fraction
+    nr_split_cpus = ncpus + cpu_online
+    if not nr_split_cpus:
+        nr_split_cpus = ncpus
+    return max(total // nr_split_cpus, batch << 2)
+
+
+def zone_set_pageset_high_and_batch(zone: Zone, cpu_online: int, high_fraction: int,
+                                    ncpus: int) -> None:
+    """``zone_set_pageset_high_and_batch()``: batch, high_min, high_max on every CPU."""
+    new_batch = zone_batchsize(zone)
+    if high_fraction:
+        new_high_min = zone_highsize(zone, new_batch, cpu_online, high_fraction, ncpus)
+        new_high_max = new_high_min
+    else:
+        new_high_min = zone_highsize(zone, new_batch, cpu_online, 0, ncpus)
+        new_high_max = zone_highsize(zone, new_batch, cpu_online,
+                                     MIN_PERCPU_PAGELIST_HIGH_FRACTION, ncpus)
+    if (zone.pageset_high_min, zone.pageset_high_max, zone.pageset_batch) == \
+            (new_high_min, new_high_max, new_batch):
+        return
+    zone.pageset_high_min = new_high_min
+    zone.pageset_high_max = new_high_max
+    zone.pageset_batch = new_batch
+    for pcp in zone.pcp:
+        pcp.batch = new_batch
+        pcp.high_min = new_high_min
+        pcp.high_max = new_high_max
+
+
+def nr_free_buffer_pages(zones: list[Zone]) -> int:
+    """``nr_free_buffer_pages()``: managed minus high watermark, zones up to Normal."""
+    total = 0
+    for z in zones:
+        if z.idx <= G.ZONE_NORMAL:
+            total += max(0, z.managed_pages - z.high_wmark_pages())
+    return total
+
+
+def int_sqrt(x: int) -> int:
+    """``int_sqrt()``: floor of the square root."""
+    import math
+    return math.isqrt(x)
+
+
+def calculate_min_free_kbytes(zones: list[Zone]) -> int:
+    """``calculate_min_free_kbytes()``: sqrt(lowmem_kbytes * 16), clamped to 128..262144."""
+    lowmem_kbytes = nr_free_buffer_pages(zones) * 4
+    return min(max(int_sqrt(lowmem_kbytes * 16), 128), 262144)
+
+
+def recommended_min_free_kbytes(zones: list[Zone], min_free_kbytes: int) -> int:
+    """``set_recommended_min_free_kbytes()`` (mm/khugepaged.c): the THP raise."""
+    nr_zones = sum(1 for z in zones if z.populated() and z.idx <= G.ZONE_NORMAL)
+    recommended = PAGEBLOCK_NR_PAGES * nr_zones * 2
+    recommended += PAGEBLOCK_NR_PAGES * nr_zones * MIGRATE_PCPTYPES * MIGRATE_PCPTYPES
+    recommended = min(recommended, nr_free_buffer_pages(zones) // 20)
+    recommended <<= 2
+    return max(recommended, min_free_kbytes)
+
+
+def setup_per_zone_wmarks(zones: list[Zone], min_free_kbytes: int, watermark_scale_factor: int,
+                          high_fraction: int, ncpus: int) -> None:
+    """``__setup_per_zone_wmarks()`` then ``zone_pcp_update(zone, 0)`` for every zone."""
+    pages_min = min_free_kbytes >> 2
+    lowmem_pages = sum(z.managed_pages for z in zones if z.idx != G.ZONE_MOVABLE and z.idx != G.ZONE_DEVICE)
+    for z in zones:
+        tmp = pages_min * z.managed_pages // lowmem_pages if lowmem_pages else 0
+        if z.idx == G.ZONE_MOVABLE:
+            z._watermark[WMARK_MIN] = min(max(z.managed_pages // 1024, 32), 128)
+        else:
+            z._watermark[WMARK_MIN] = tmp
+        m = z.managed_pages
+        step = max(tmp >> 2, (m // 10000) * watermark_scale_factor
+                   + ((m % 10000) * watermark_scale_factor) // 10000)
+        z.watermark_boost = 0
+        z._watermark[WMARK_LOW] = z._watermark[WMARK_MIN] + step
+        z._watermark[WMARK_HIGH] = z._watermark[WMARK_LOW] + step
+        z._watermark[3] = z._watermark[WMARK_HIGH] + step
+    for z in zones:
+        if z.pcp:
+            zone_set_pageset_high_and_batch(z, 0, high_fraction, ncpus)
+
+
+def setup_per_zone_lowmem_reserve(zones: list[Zone], ratios: tuple[int, ...]) -> None:
+    """``setup_per_zone_lowmem_reserve()``: lowmem_reserve[j] = managed above / ratio."""
+    n = len(zones)
+    for i in range(n - 1):
+        zone = zones[i]
+        ratio = ratios[i]
+        clear = not ratio or not zone.managed_pages
+        managed = 0
+        for j in range(i + 1, n):
+            managed += zones[j].managed_pages
+            zone.lowmem_reserve[j] = 0 if clear else managed // ratio
+
+
+def calculate_normal_threshold(zone: Zone, ncpus: int) -> int:
+    """``calculate_normal_threshold()`` (mm/vmstat.c): the per-CPU vmstat fold threshold."""
+    mem = zone.managed_pages >> (27 - 12)
+    return min(125, 2 * ncpus.bit_length() * (1 + mem.bit_length()))
+
+
+def calculate_pressure_threshold(zone: Zone, ncpus: int) -> int:
+    """``calculate_pressure_threshold()``: the smaller threshold while kswapd runs."""
+    distance = zone.low_wmark_pages() - zone.min_wmark_pages()
+    return min(125, max(1, distance // ncpus))
