@@ -14,7 +14,7 @@ The :class:`Machine` is the single entry point for requests: :meth:`Machine.allo
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from pagealloc.config import MAX_DMA32_PFN, MAX_DMA_PFN, MachineConfig, config_from_kwargs
 from pagealloc.mm import gfp as G
@@ -47,6 +47,9 @@ from pagealloc.mm.page_alloc import (
 )
 from pagealloc.profiles import Profile, get_profile
 
+if TYPE_CHECKING:
+    from pagealloc.mm.vmstat import NodeView
+
 ZONE_BOUNDS = ((0, MAX_DMA_PFN), (MAX_DMA_PFN, MAX_DMA32_PFN), (MAX_DMA32_PFN, 1 << 62))
 
 Sink = Callable[[str, int, tuple[int, ...]], None]
@@ -72,6 +75,7 @@ class Machine:
         self.ncpus = config.cpus
         self.now_ns = 0
         self.synthesized_layout = False
+        self.snapshot_source: str | None = None
         self.min_free_kbytes = 0
         self.sinks: list[Sink] = []
         ram = config.resolved_ram_ranges()
@@ -340,6 +344,66 @@ class Machine:
 
     def pageblock_migratetype(self, pfn: int) -> int:
         return self.mem.get_pfnblock_migratetype(pfn)
+
+    # ------------------------------------------------------------------ /proc views
+    def node_views(self) -> list["NodeView"]:
+        """Read-only views of the node for the ``/proc`` renderers (:mod:`pagealloc.mm.vmstat`)."""
+        from pagealloc.mm.vmstat import NodeView, PcpView, ZoneView
+        mem = self.mem
+        zviews = []
+        for z in self.zones:
+            free_counts = [[0] * 6 for _ in range(NR_PAGE_ORDERS)]
+            blocks = [0] * 6
+            pcps: list[PcpView] = []
+            if z.present_pages:
+                for order in range(NR_PAGE_ORDERS):
+                    for mt in range(6):
+                        free_counts[order][mt] = mem.list_len(z.buddy_list(order, mt))
+                pfn = z.zone_start_pfn
+                while pfn < z.zone_end_pfn:
+                    blocks[mem.get_pfnblock_migratetype(pfn)] += 1
+                    pfn += PAGEBLOCK_NR_PAGES
+                pcps = [PcpView(cpu=p.cpu, count=p.count, high=p.high, batch=p.batch,
+                                high_min=p.high_min, high_max=p.high_max) for p in z.pcp]
+            zviews.append(ZoneView(
+                node=z.node, name=z.name, zone_idx=z.idx, start_pfn=z.zone_start_pfn,
+                spanned=z.spanned_pages, present=z.present_pages, managed=z.managed_pages,
+                free_counts=free_counts, nr_free=list(z.nr_free), block_counts=blocks,
+                wmark_min=z.min_wmark_pages(), wmark_low=z.low_wmark_pages(),
+                wmark_high=z.high_wmark_pages(), wmark_promo=z.promo_wmark_pages(),
+                boost=z.watermark_boost, protection=list(z.lowmem_reserve),
+                nr_free_pages=max(0, z.vm_nr_free_pages),
+                zone_items={"nr_free_pages": max(0, z.vm_nr_free_pages),
+                            "nr_free_pages_blocks": z.nr_free_pages_blocks,
+                            "nr_free_cma": z.nr_free_cma_pages},
+                pcp=pcps, cma_pages=z.cma_pages, nr_free_pages_blocks=z.nr_free_pages_blocks,
+                nr_free_cma=z.nr_free_cma_pages, stat_threshold=z.stat_threshold,
+                reserved_highatomic=z.nr_reserved_highatomic,
+                free_highatomic=z.nr_free_highatomic))
+        return [NodeView(node=0, zones=zviews, node_items={})]
+
+    PROC_FILES = ("buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat", "extfrag_index",
+                  "unusable_index")
+
+    def proc(self, name: str) -> str:
+        """Render a kernel file (``buddyinfo``, ``pagetypeinfo``, ``zoneinfo``, ``vmstat``,
+        ``extfrag_index``, ``unusable_index``) exactly as this profile's kernel prints it."""
+        from pagealloc.mm import vmstat as V
+        k = self.profile.kernel
+        if name == "vmstat":
+            return V.render_vmstat(self.vmstat(), k)
+        nodes = self.node_views()
+        if name == "buddyinfo":
+            return V.render_buddyinfo(nodes, k)
+        if name == "pagetypeinfo":
+            return V.render_pagetypeinfo(nodes, k, PAGEBLOCK_ORDER)
+        if name == "zoneinfo":
+            return V.render_zoneinfo(nodes, k)
+        if name == "extfrag_index":
+            return V.render_extfrag_index(nodes, k)
+        if name == "unusable_index":
+            return V.render_unusable_index(nodes, k)
+        raise KeyError(f"unknown /proc view {name!r}; known: {', '.join(self.PROC_FILES)}")
 
     def check(self) -> None:
         """Run every invariant (:mod:`pagealloc.mm.debug`); raise on the first violation."""

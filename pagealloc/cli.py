@@ -1,0 +1,184 @@
+"""Command line: ``pagealloc proc``, ``pagealloc run``, ``pagealloc info``.
+
+Errors in the input (a bad size, an unknown knob or profile, a malformed snapshot) end
+with a one-line message naming the file, line or field and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from pagealloc.config import ConfigError, MachineConfig, config_from_kwargs
+from pagealloc.machine import Machine
+from pagealloc.mm.gfp import GfpParseError
+from pagealloc.profiles import PROFILES, ProfileError
+
+PROC_CHOICES = ("buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat", "extfrag_index",
+                "unusable_index")
+
+
+class UsageError(ValueError):
+    """A command-line value that cannot be used."""
+
+
+def _parse_set(items: Sequence[str]) -> dict[str, Any]:
+    """``--set knob=value`` pairs, typed by the MachineConfig field they name."""
+    fields = {f.name: f for f in dataclasses.fields(MachineConfig)}
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"--set {item!r}: expected knob=value")
+        key, value = item.split("=", 1)
+        key = key.strip().replace("-", "_")
+        if key not in fields:
+            raise UsageError(f"--set {key}: unknown knob; known: {', '.join(sorted(fields))}")
+        default = getattr(MachineConfig(), key)
+        try:
+            if isinstance(default, bool):
+                if value.lower() not in ("0", "1", "true", "false", "on", "off", "yes", "no"):
+                    raise ValueError(value)
+                out[key] = value.lower() in ("1", "true", "on", "yes")
+            elif isinstance(default, tuple):
+                out[key] = tuple(int(x) for x in value.replace(",", " ").split())
+            elif key in ("memory", "kernel_image_size"):
+                out[key] = value
+            elif default is None or isinstance(default, int):
+                out[key] = int(value, 0)
+            else:
+                out[key] = value
+        except ValueError:
+            raise UsageError(f"--set {key}={value}: not a valid value for {key}") from None
+    return out
+
+
+def build_machine(args: argparse.Namespace) -> Machine:
+    """The machine named by --snapshot, or built from --memory/--cpus/--set."""
+    profile = args.profile
+    if getattr(args, "snapshot", None):
+        from pagealloc.workload.state import machine_from_snapshot
+        return machine_from_snapshot(args.snapshot, profile)
+    kwargs = _parse_set(getattr(args, "set", None) or [])
+    kwargs.setdefault("memory", args.memory)
+    kwargs.setdefault("cpus", args.cpus)
+    cfg = config_from_kwargs(**kwargs)
+    return Machine(cfg, profile or "linux-7.2")
+
+
+def cmd_proc(args: argparse.Namespace) -> int:
+    m = build_machine(args)
+    if m.synthesized_layout:
+        sys.stdout.write("# pagealloc: layout synthesized from /proc files (no gt_buddydump); "
+                         "counts are exact, physical placement is not\n")
+    sys.stdout.write(m.proc(args.file))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    m = build_machine(args)
+    print(f"profile {m.profile.name}  cpus {m.ncpus}  min_free_kbytes {m.min_free_kbytes}")
+    print(m.describe())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the built-in mixed workload (the default job until scenarios land)."""
+    from pagealloc.workload.mixed import MixedSpec, mixed_stream, run_mixed
+    m = build_machine(args)
+    if args.scenario not in ("mixed",):
+        raise UsageError(f"unknown scenario {args.scenario!r}; built-in: mixed")
+    ram_pages = sum(z.managed_pages for z in m.zones)
+    spec = MixedSpec(events=args.events, seed=args.seed, cpus=m.ncpus)
+    writer = None
+    if args.events_file:
+        from pagealloc.mm.tracepoints import TraceWriter
+        fh = open(args.events_file, "w")
+        writer = TraceWriter(fh, lambda: m.now_ns, m.profile.gfp_table)
+        m.attach(writer)
+    events = list(mixed_stream(spec, ram_pages))
+    t0 = time.perf_counter()
+    res = run_mixed(m, events, check_every=args.check_every)
+    elapsed = time.perf_counter() - t0
+    if writer is not None:
+        writer.out.close()
+    if args.check_every:
+        m.check()
+    summary = {
+        "scenario": args.scenario, "profile": m.profile.name, "seed": args.seed,
+        "events": len(events), "allocs": res.allocs, "frees": res.frees,
+        "alloc_failures": res.alloc_failures, "model_stats": dict(m.alloc.stats),
+        "vmstat": m.vmstat(),
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2, sort_keys=True))
+    else:
+        print(f"scenario {args.scenario}  profile {m.profile.name}  seed {args.seed}  "
+              f"events {len(events)}")
+        print(f"allocs {res.allocs}  frees {res.frees}  failures {res.alloc_failures}")
+        for k, v in sorted(m.alloc.stats.items()):
+            print(f"  {k} {v}")
+        print(m.proc("buddyinfo"), end="")
+        print(f"# replayed in {elapsed:.2f}s ({len(events) / max(elapsed, 1e-9):.0f} events/s)",
+              file=sys.stderr)
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pagealloc", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def machine_opts(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--memory", default="16G", help="RAM size (default 16G)")
+        sp.add_argument("--cpus", type=int, default=4, help="number of CPUs (default 4)")
+        sp.add_argument("--profile", default=None, choices=sorted(PROFILES),
+                        help="kernel profile (default linux-7.2, or the snapshot's kernel)")
+        sp.add_argument("--set", action="append", metavar="KNOB=VALUE",
+                        help="machine/sysctl knob, e.g. watermark_scale_factor=100")
+        sp.add_argument("--snapshot", metavar="DIR",
+                        help="load the state from a snapshot directory (gt_buddydump, else /proc files)")
+
+    sp = sub.add_parser("proc", help="print a /proc view of the machine's state")
+    sp.add_argument("file", choices=PROC_CHOICES)
+    machine_opts(sp)
+    sp.set_defaults(func=cmd_proc)
+
+    sp = sub.add_parser("info", help="describe the machine's zones and watermarks")
+    machine_opts(sp)
+    sp.set_defaults(func=cmd_info)
+
+    sp = sub.add_parser("run", help="run a workload (default: the built-in mixed stream)")
+    sp.add_argument("scenario", nargs="?", default="mixed")
+    sp.add_argument("--events", type=int, default=200_000)
+    sp.add_argument("--seed", type=int, default=42)
+    sp.add_argument("--json", action="store_true", help="machine-readable summary")
+    sp.add_argument("--events-file", metavar="FILE", help="write tracepoint lines to FILE")
+    sp.add_argument("--check-every", type=int, default=0, metavar="N",
+                    help="run the invariant checker every N events")
+    machine_opts(sp)
+    sp.set_defaults(func=cmd_run)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        rc: int = args.func(args)
+        return rc
+    except (ConfigError, ProfileError, GfpParseError, UsageError) as e:
+        print(f"pagealloc: {e}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as e:
+        print(f"pagealloc: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Tracepoint text in the kernel's format, and sinks that collect or write it.
+
+Models the ``TP_printk`` formats of ``include/trace/events/kmem.h`` (Linux 7.2 and 6.1 print
+the kmem events identically) and the ftrace line prefix of
+``kernel/trace/trace_output.c`` (``%16s-%-7d [%03d] %s %5lu.%06lu: ``).  ``page=`` is
+printed as the vmemmap address ``0xffffea0000000000 + 64 * pfn``, which is what the
+real traces show with ``no_hash_pointers``.
+
+The model emits events as ``(name, cpu, args)`` with integer args in this order:
+
+===========================  =======================================================
+``mm_page_alloc``            pfn (-1 on failure), order, migratetype, gfp_flags
+``mm_page_free``             pfn, order
+``mm_page_free_batched``     pfn
+``mm_page_alloc_zone_locked`` pfn, order, migratetype, percpu_refill
+``mm_page_pcpu_drain``       pfn, order, migratetype
+``mm_page_alloc_extfrag``    pfn, alloc_order, fallback_order, alloc_mt, fallback_mt,
+                             change_ownership
+``mm_vmscan_wakeup_kswapd``  nid, zid, order, gfp_flags
+===========================  =======================================================
+"""
+
+from __future__ import annotations
+
+from typing import Callable, TextIO
+
+from pagealloc.mm.gfp import GFP_TABLE_7_2, GfpTable, show_gfp_flags
+
+VMEMMAP_BASE = 0xFFFFEA0000000000
+PAGEBLOCK_ORDER = 9
+
+
+def page_ptr(pfn: int) -> str:
+    """``%p`` of ``pfn_to_page(pfn)`` (unhashed), or the NULL page."""
+    if pfn < 0:
+        return "0000000000000000"
+    return f"{VMEMMAP_BASE + 64 * pfn:016x}"
+
+
+def format_event(name: str, args: tuple[int, ...], table: GfpTable = GFP_TABLE_7_2) -> str:
+    """The event part of a trace line, ``<name>: <fields>``, as the kernel prints it."""
+    if name == "mm_page_alloc":
+        pfn, order, mt, gfp = args
+        return (f"mm_page_alloc: page={page_ptr(pfn)} pfn=0x{max(pfn, 0):x} order={order} "
+                f"migratetype={mt} gfp_flags={show_gfp_flags(gfp, table)}")
+    if name == "mm_page_free":
+        pfn, order = args
+        return f"mm_page_free: page={page_ptr(pfn)} pfn=0x{pfn:x} order={order}"
+    if name == "mm_page_free_batched":
+        (pfn,) = args
+        return f"mm_page_free_batched: page={page_ptr(pfn)} pfn=0x{pfn:x} order=0"
+    if name == "mm_page_alloc_zone_locked":
+        pfn, order, mt, refill = args
+        return (f"mm_page_alloc_zone_locked: page={page_ptr(pfn)} pfn=0x{max(pfn, 0):x} "
+                f"order={order} migratetype={mt} percpu_refill={refill}")
+    if name == "mm_page_pcpu_drain":
+        pfn, order, mt = args
+        return (f"mm_page_pcpu_drain: page={page_ptr(pfn)} pfn=0x{pfn:x} order={order} "
+                f"migratetype={mt}")
+    if name == "mm_page_alloc_extfrag":
+        pfn, alloc_order, fallback_order, alloc_mt, fallback_mt, change = args
+        return (f"mm_page_alloc_extfrag: page={page_ptr(pfn)} pfn=0x{pfn:x} "
+                f"alloc_order={alloc_order} fallback_order={fallback_order} "
+                f"pageblock_order={PAGEBLOCK_ORDER} alloc_migratetype={alloc_mt} "
+                f"fallback_migratetype={fallback_mt} "
+                f"fragmenting={1 if fallback_order < PAGEBLOCK_ORDER else 0} "
+                f"change_ownership={change}")
+    if name == "mm_vmscan_wakeup_kswapd":
+        nid, zid, order, gfp = args
+        return (f"mm_vmscan_wakeup_kswapd: nid={nid} zid={zid} order={order} "
+                f"gfp_flags={show_gfp_flags(gfp, table)}")
+    return f"{name}: " + " ".join(str(a) for a in args)
+
+
+def format_line(task: str, pid: int, cpu: int, flags: str, ts_ns: int, event: str) -> str:
+    """An ftrace ``trace`` line: ``<task>-<pid> [<cpu>] <flags> <sec>.<usec>: <event>``."""
+    us = ts_ns // 1000
+    return f"{task:>16}-{pid:<7} [{cpu:03d}] {flags} {us // 1_000_000:5d}.{us % 1_000_000:06d}: {event}"
+
+
+class TraceRecorder:
+    """A sink keeping every event as ``(name, cpu, args)`` (for tests and replay checks)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int, tuple[int, ...]]] = []
+
+    def __call__(self, name: str, cpu: int, args: tuple[int, ...]) -> None:
+        self.events.append((name, cpu, args))
+
+    def names(self) -> list[str]:
+        return [e[0] for e in self.events]
+
+
+class TraceWriter:
+    """A sink writing ftrace-format lines; time comes from ``clock()`` (model nanoseconds)."""
+
+    def __init__(self, out: TextIO, clock: Callable[[], int], table: GfpTable = GFP_TABLE_7_2,
+                 task: str = "pagealloc", pid: int = 1) -> None:
+        self.out = out
+        self.clock = clock
+        self.table = table
+        self.task = task
+        self.pid = pid
+        self.lines = 0
+
+    def __call__(self, name: str, cpu: int, args: tuple[int, ...]) -> None:
+        self.out.write(format_line(self.task, self.pid, cpu, ".....", self.clock(),
+                                   format_event(name, args, self.table)) + "\n")
+        self.lines += 1

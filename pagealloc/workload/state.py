@@ -1,0 +1,482 @@
+"""Import a real kernel's allocator state into a :class:`~pagealloc.machine.Machine`.
+
+Two sources, best first:
+
+* an exact ``gt_buddydump`` (:mod:`pagealloc.workload.snapshot`): zones, every pageblock's
+  flags, every free block in list order and every pcp list in list order, for 6.1 and 7.2.
+  The machine then holds exactly the kernel's state at that instant, so the ``/proc``
+  renderers print what the kernel would have printed.  Beside the dump, the capture's
+  ``iomem.txt`` gives the RAM ranges, ``sysctl_vm/`` the vm knobs and the snapshot's
+  ``kpageflags.xz`` which in-use pages are LRU (movable), reserved, or compound heads.
+* only ``/proc/zoneinfo`` + ``/proc/pagetypeinfo`` (+ ``/proc/buddyinfo``): the counts are
+  exact but the physical layout is not observable, so it is synthesized
+  (:func:`machine_from_proc`) and the machine is flagged ``synthesized_layout``.
+"""
+
+from __future__ import annotations
+
+import lzma
+import os
+from pathlib import Path
+
+import numpy as np
+
+from pagealloc.config import MachineConfig
+from pagealloc.machine import Machine
+from pagealloc.mm.freetype import (
+    MIGRATE_ISOLATE,
+    MIGRATE_MOVABLE,
+    MIGRATE_TYPES,
+)
+from pagealloc.mm.mmzone import (
+    KIND_COMPOUND,
+    KIND_MOVABLE,
+    MAX_PAGE_ORDER,
+    NR_PAGE_ORDERS,
+    PAGEBLOCK_NR_PAGES,
+    PAGEBLOCK_ORDER,
+    PB_COMPACT_SKIP,
+    PB_MIGRATE_ISOLATE,
+    PS_ALLOC,
+    PS_BUDDY,
+    PS_HOLE,
+    PS_PCP,
+    PS_RESERVED,
+    WMARK_HIGH,
+    WMARK_LOW,
+    WMARK_MIN,
+)
+from pagealloc.mm.page_alloc import (
+    calculate_normal_threshold,
+    setup_per_zone_lowmem_reserve,
+)
+from pagealloc.profiles import Profile, get_profile
+from pagealloc.workload.procfs import (
+    parse_pagetypeinfo,
+    parse_zoneinfo,
+)
+from pagealloc.workload.snapshot import BuddyDump, find_buddydump, load_buddydump
+
+KPF_LRU = 5
+KPF_BUDDY = 10
+KPF_COMPOUND_HEAD = 15
+KPF_COMPOUND_TAIL = 16
+KPF_NOPAGE = 20
+KPF_RESERVED = 32
+
+#: KIND bit marking an in-use page whose allocation the dump does not describe.
+KIND_UNKNOWN = 0x20
+
+
+class StateImportError(ValueError):
+    """A snapshot cannot be turned into a machine; the message names the file and why."""
+
+
+def parse_iomem_ram(text: str) -> list[tuple[int, int]]:
+    """Top-level ``System RAM`` ranges of ``/proc/iomem`` as PFN ranges (partial pages dropped)."""
+    out: list[tuple[int, int]] = []
+    for line in text.splitlines():
+        if line.startswith(" ") or ": System RAM" not in line:
+            continue
+        span = line.split(":", 1)[0].strip()
+        a, b = (int(x, 16) for x in span.split("-"))
+        start = (a + 4095) >> 12
+        end = (b + 1) >> 12
+        if start < end:
+            out.append((start, end))
+    return out
+
+
+def read_sysctl_vm(capture_dir: Path) -> dict[str, str]:
+    d = capture_dir / "sysctl_vm"
+    out: dict[str, str] = {}
+    if d.is_dir():
+        for f in sorted(d.iterdir()):
+            try:
+                out[f.name] = f.read_text().strip()
+            except OSError:
+                continue
+    return out
+
+
+def _config_from_sysctl(cfg: MachineConfig, sysctl: dict[str, str]) -> None:
+    def geti(name: str) -> int | None:
+        v = sysctl.get(name)
+        if v is None:
+            return None
+        try:
+            return int(v.split()[0])
+        except ValueError:
+            return None
+
+    for key in ("watermark_scale_factor", "watermark_boost_factor", "percpu_pagelist_high_fraction",
+                "defrag_mode", "extfrag_threshold", "compaction_proactiveness"):
+        v = geti(key)
+        if v is not None:
+            setattr(cfg, key, v)
+    v = geti("min_free_kbytes")
+    if v is not None:
+        cfg.min_free_kbytes = v
+    r = sysctl.get("lowmem_reserve_ratio")
+    if r:
+        vals = [int(x) for x in r.split()]
+        cfg.lowmem_reserve_ratio = tuple((vals + [0] * 5)[:5])  # type: ignore[assignment]
+
+
+def _resolve_dump(path: str | os.PathLike[str]) -> tuple[Path, Path | None]:
+    p = Path(path)
+    if p.is_dir():
+        f = find_buddydump(p)
+        if f is None:
+            raise StateImportError(f"{p}: no gt_buddydump or gt_buddydump.xz in this directory")
+        return f, p
+    return p, p.parent
+
+
+def machine_from_snapshot(path: str | os.PathLike[str], profile: str | Profile | None = None,
+                          use_kpageflags: bool = True) -> Machine:
+    """Load a snapshot directory (or dump file); fall back to /proc files if no dump exists."""
+    p = Path(path)
+    if p.is_dir() and find_buddydump(p) is None:
+        return machine_from_proc(p, profile)
+    dump_path, snapdir = _resolve_dump(p)
+    dump = load_buddydump(dump_path)
+    return machine_from_dump(dump, profile, snapdir, use_kpageflags)
+
+
+def machine_from_dump(dump: BuddyDump, profile: str | Profile | None = None,
+                      snapdir: Path | None = None, use_kpageflags: bool = True) -> Machine:
+    """Build the exact machine state a ``gt_buddydump`` describes."""
+    if profile is None:
+        profile = "linux-7.2" if dump.kernel == "7.2" else "linux-6.1"
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    if dump.pageblock_order != PAGEBLOCK_ORDER or dump.nr_orders != NR_PAGE_ORDERS:
+        raise StateImportError(f"{dump.path}: pageblock_order {dump.pageblock_order} / "
+                               f"{dump.nr_orders} orders; the model has {PAGEBLOCK_ORDER} / {NR_PAGE_ORDERS}")
+    if not dump.zones:
+        raise StateImportError(f"{dump.path}: no zones")
+    capture_dir = snapdir.parent if snapdir is not None else None
+    ram: list[tuple[int, int]] = []
+    if capture_dir is not None and (capture_dir / "iomem.txt").is_file():
+        ram = parse_iomem_ram((capture_dir / "iomem.txt").read_text())
+    if not ram:
+        ram = [(z.start_pfn, z.end_pfn) for z in dump.zones]
+    max_pfn = max(max(b for _, b in ram), max(z.end_pfn for z in dump.zones))
+    ram = [(a, min(b, max_pfn)) for a, b in ram]
+    ncpus = max((pc.cpu for z in dump.zones for pc in z.pcp), default=0) + 1
+    memory = sum(b - a for a, b in ram) << 12
+    cfg = MachineConfig(memory=max(memory, 64 << 20), cpus=ncpus, ram_ranges=ram, reserved=[])
+    if capture_dir is not None:
+        _config_from_sysctl(cfg, read_sysctl_vm(capture_dir))
+    m = Machine(cfg, prof, boot=False)
+    _install_dump(m, dump)
+    if use_kpageflags and snapdir is not None:
+        kpf = snapdir / "kpageflags.xz"
+        if kpf.is_file():
+            apply_kpageflags(m, kpf)
+    m.min_free_kbytes = cfg.min_free_kbytes or 0
+    m.snapshot_source = str(dump.path)
+    return m
+
+
+def _install_dump(m: Machine, dump: BuddyDump) -> None:
+    mem = m.mem
+    alloc = m.alloc
+    pstate = mem.pstate
+    # every RAM PFN is in use until the dump says it is free
+    for a, b in m.ram_ranges:
+        pstate[a:b] = bytes([PS_ALLOC]) * (b - a)
+        mem.pkind[a:b] = bytes([KIND_UNKNOWN]) * (b - a)
+    by_name = {z.name: z for z in m.zones}
+    isolate_bit = m.profile.isolate_bit
+    for dz in dump.zones:
+        z = by_name.get(dz.name)
+        if z is None:
+            raise StateImportError(f"{dump.path}: unknown zone {dz.name!r}")
+        # zone geometry from the dump, replacing what the config layout computed
+        z.zone_start_pfn = dz.start_pfn
+        z.spanned_pages = dz.end_pfn - dz.start_pfn
+        z.present_pages = dz.present
+        z.managed_pages = dz.managed
+        z.cma_pages = dz.cma_pages or 0
+        for b in range(dz.start_pfn >> PAGEBLOCK_ORDER, ((dz.end_pfn - 1) >> PAGEBLOCK_ORDER) + 1):
+            mem.pb_zone[b] = z.idx
+        for pfn, mt, iso, skip in dz.blocks:
+            b = pfn >> PAGEBLOCK_ORDER
+            if iso and not isolate_bit:
+                val = MIGRATE_ISOLATE
+            else:
+                val = (mt & 7) | (PB_MIGRATE_ISOLATE if iso else 0)
+            mem.pb[b] = val | (PB_COMPACT_SKIP if skip else 0)
+            if mem.get_pfnblock_migratetype(pfn) == MIGRATE_ISOLATE:
+                z.nr_isolate_pageblock += 1
+        # free lists, in list order (file order is head to tail)
+        for order, list_mt, pfn in dz.free:
+            size = 1 << order
+            if pfn & (size - 1) or not dz.start_pfn <= pfn < dz.end_pfn:
+                raise StateImportError(f"{dump.path}: free block {pfn:#x} order {order} misaligned or outside {dz.name}")
+            pstate[pfn:pfn + size] = bytes(size)
+            mem.pkind[pfn:pfn + size] = bytes(size)
+            pstate[pfn] = PS_BUDDY | order
+            alloc._add_to_free_list(pfn, z, order, list_mt, True)
+            alloc.cpu = 0
+            if list_mt != MIGRATE_ISOLATE:
+                z.nr_free_pages += size
+                if list_mt == 4:
+                    z.nr_free_cma_pages += size
+                elif list_mt == 3:
+                    z.nr_free_highatomic += size
+        # pcp lists
+        for dp in dz.pcp:
+            if dp.cpu >= len(z.pcp):
+                raise StateImportError(f"{dump.path}: zone {dz.name} pcp of cpu {dp.cpu} but {len(z.pcp)} cpus")
+            pcp = z.pcp[dp.cpu]
+            for pindex, pfn in dp.lists:
+                order = m.profile.pindex_to_order(pindex)
+                size = 1 << order
+                pstate[pfn:pfn + size] = bytes(size)
+                mem.pkind[pfn:pfn + size] = bytes(size)
+                pstate[pfn] = PS_PCP | order
+                mem.list_add_tail(pcp.list_base + pindex, pfn)
+            pcp.count = dp.count
+            pcp.high = dp.high
+            pcp.batch = dp.batch
+            if dp.high_min is not None and dp.high_max is not None:
+                pcp.high_min, pcp.high_max = dp.high_min, dp.high_max
+            else:                                  # 6.1: fixed high
+                pcp.high_min = pcp.high_max = dp.high
+            pcp.alloc_factor = dp.alloc_factor or 0
+            pcp.free_count = dp.free_count or 0
+            pcp.flags = dp.flags or 0
+            pcp.expire = dp.expire or 0
+            pcp.free_factor = max(dp.free_factor, 0)
+            z.pageset_batch, z.pageset_high_min, z.pageset_high_max = pcp.batch, pcp.high_min, pcp.high_max
+        # watermarks (the dump prints wmark_pages(), i.e. base + boost)
+        boost = dz.boost
+        z.watermark_boost = boost
+        z._watermark[WMARK_MIN] = dz.wmark_min - boost
+        z._watermark[WMARK_LOW] = dz.wmark_low - boost
+        z._watermark[WMARK_HIGH] = dz.wmark_high - boost
+        z._watermark[3] = z._watermark[WMARK_HIGH] + (z._watermark[WMARK_LOW] - z._watermark[WMARK_MIN])
+        z.nr_reserved_highatomic = dz.reserved_highatomic
+        z.stat_threshold = calculate_normal_threshold(z, m.ncpus)
+        z.vm_nr_free_pages = dz.nr_free
+        z.vm_free_diff = [0] * m.ncpus
+        if dz.nr_free_snapshot is not None:
+            z.vm_free_diff[0] = dz.nr_free_snapshot - dz.nr_free
+    # zones the dump does not list are empty on this machine
+    listed = {dz.name for dz in dump.zones}
+    for z in m.zones:
+        if z.name not in listed:
+            z.zone_start_pfn = z.spanned_pages = z.present_pages = z.managed_pages = 0
+            z.pcp = []
+    setup_per_zone_lowmem_reserve(m.zones, m.config.lowmem_reserve_ratio)
+    m.alloc.zonelist = [z for z in reversed(m.zones) if z.managed_pages > 0]
+    m.alloc._gfp_cache.clear()
+    # holes inside zone spans that iomem says are not RAM
+    _mark_holes(m)
+
+
+def _mark_holes(m: Machine) -> None:
+    mem = m.mem
+    ram = sorted(m.ram_ranges)
+    cur = 0
+    for a, b in ram:
+        if a > cur:
+            mem.pstate[cur:a] = bytes([PS_HOLE]) * (a - cur)
+        cur = max(cur, b)
+    if cur < mem.max_pfn:
+        mem.pstate[cur:] = bytes([PS_HOLE]) * (mem.max_pfn - cur)
+
+
+def apply_kpageflags(m: Machine, path: Path) -> None:
+    """Classify the dump's in-use pages with ``/proc/kpageflags``.
+
+    LRU pages become movable (``PageLRU`` for the claim heuristic), PG_reserved pages
+    reserved, and runs of compound head + tails that the dump holds in use become one
+    allocated compound block of the run's order.  Free and pcp pages are left as the dump
+    says (kpageflags is read after the dump, so it can disagree on those).
+    """
+    raw = lzma.decompress(path.read_bytes()) if path.suffix == ".xz" else path.read_bytes()
+    flags = np.frombuffer(raw, dtype="<u8")
+    mem = m.mem
+    n = min(len(flags), mem.max_pfn)
+    st = np.frombuffer(mem.pstate, dtype=np.uint8)[:n]
+    kind = np.frombuffer(mem.pkind, dtype=np.uint8)[:n]
+    f = flags[:n]
+    in_use = (st == PS_ALLOC) & (kind == KIND_UNKNOWN)
+    reserved = in_use & ((f >> KPF_RESERVED) & 1).astype(bool)
+    lru = in_use & ((f >> KPF_LRU) & 1).astype(bool)
+    new_state = st.copy()
+    new_kind = kind.copy()
+    new_state[reserved] = PS_RESERVED
+    new_kind[reserved] = 0
+    new_kind[lru & ~reserved] = KIND_UNKNOWN | KIND_MOVABLE | MIGRATE_MOVABLE
+    heads = np.nonzero(in_use & ~reserved & ((f >> KPF_COMPOUND_HEAD) & 1).astype(bool))[0]
+    tail = ((f >> KPF_COMPOUND_TAIL) & 1).astype(bool) & in_use
+    for h in heads.tolist():
+        order = 0
+        for o in range(1, MAX_PAGE_ORDER + 1):
+            size = 1 << o
+            if h & (size - 1) or h + size > n:
+                break
+            if not tail[h + (size >> 1):h + size].all():
+                break
+            order = o
+        if order:
+            size = 1 << order
+            new_state[h + 1:h + size] = 0
+            new_kind[h + 1:h + size] = 0
+            new_state[h] = PS_ALLOC | order
+            new_kind[h] = new_kind[h] | KIND_COMPOUND
+    mem.pstate[:n] = new_state.tobytes()
+    mem.pkind[:n] = new_kind.tobytes()
+
+
+# ---------------------------------------------------------------------- /proc fallback
+def machine_from_proc(snapdir: Path, profile: str | Profile | None = None) -> Machine:
+    """Synthesize a machine from ``zoneinfo`` and ``pagetypeinfo`` (no exact dump).
+
+    The per-zone counts (sizes, watermarks, pagesets, pageblocks per type, free blocks per
+    order and type) are exact; the physical placement is invented deterministically:
+    non-movable pageblocks take the lowest blocks of the zone, every free block below
+    pageblock order sits in the lower half of an otherwise allocated pair so that no two
+    free buddies are left unmerged, and pcp lists are empty (their pages count as in use).
+    """
+    zi_path = snapdir / "zoneinfo"
+    pt_path = snapdir / "pagetypeinfo"
+    for need in (zi_path, pt_path):
+        if not need.is_file():
+            raise StateImportError(f"{snapdir}: no gt_buddydump and no {need.name} to fall back on")
+    zoneinfo = parse_zoneinfo(zi_path.read_text(), str(zi_path))
+    pti = parse_pagetypeinfo(pt_path.read_text(), str(pt_path))
+    kernel = "7.2" if any(z.promo is not None for z in zoneinfo) else "6.1"
+    if profile is None:
+        profile = "linux-7.2" if kernel == "7.2" else "linux-6.1"
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    populated = [z for z in zoneinfo if z.populated and z.present]
+    if not populated:
+        raise StateImportError(f"{zi_path}: no populated zone")
+    ncpus = max(len(z.pagesets) for z in populated) or 1
+    ranges = [(z.start_pfn or 0, (z.start_pfn or 0) + z.spanned) for z in populated]
+    cfg = MachineConfig(memory=max(sum(b - a for a, b in ranges) << 12, 64 << 20), cpus=ncpus,
+                        ram_ranges=sorted(ranges), reserved=[])
+    capture_dir = snapdir.parent
+    _config_from_sysctl(cfg, read_sysctl_vm(capture_dir))
+    m = Machine(cfg, prof, boot=False)
+    mem = m.mem
+    for a, b in m.ram_ranges:
+        mem.pstate[a:b] = bytes([PS_ALLOC]) * (b - a)
+        mem.pkind[a:b] = bytes([KIND_UNKNOWN]) * (b - a)
+    type_names = list(pti.type_names)
+    by_name = {z.name: z for z in m.zones}
+    for zi in populated:
+        z = by_name[zi.name]
+        z.zone_start_pfn = zi.start_pfn or 0
+        z.spanned_pages = zi.spanned
+        z.present_pages = zi.present
+        z.managed_pages = zi.managed
+        boost = zi.boost
+        z.watermark_boost = boost
+        z._watermark = [zi.min - boost, zi.low - boost, zi.high - boost,
+                        (zi.promo - boost) if zi.promo is not None else zi.high - boost + (zi.low - zi.min)]
+        z.nr_reserved_highatomic = zi.reserved_highatomic or 0
+        for b in range(z.zone_start_pfn >> PAGEBLOCK_ORDER, ((z.zone_start_pfn + zi.spanned - 1) >> PAGEBLOCK_ORDER) + 1):
+            mem.pb_zone[b] = z.idx
+        _synthesize_zone(m, z, zi.node, type_names, pti)
+        for cpu, ps in enumerate(zi.pagesets):
+            pcp = z.pcp[cpu]
+            pcp.high, pcp.batch = ps.high, ps.batch
+            pcp.high_min = ps.high_min if ps.high_min is not None else ps.high
+            pcp.high_max = ps.high_max if ps.high_max is not None else ps.high
+        z.stat_threshold = calculate_normal_threshold(z, m.ncpus)
+        z.vm_nr_free_pages = z.nr_free_pages
+        z.vm_free_diff = [0] * m.ncpus
+    for z in m.zones:
+        if z.name not in {zi.name for zi in populated}:
+            z.zone_start_pfn = z.spanned_pages = z.present_pages = z.managed_pages = 0
+            z.pcp = []
+    setup_per_zone_lowmem_reserve(m.zones, m.config.lowmem_reserve_ratio)
+    m.alloc.zonelist = [z for z in reversed(m.zones) if z.managed_pages > 0]
+    m.alloc._gfp_cache.clear()
+    _mark_holes(m)
+    m.synthesized_layout = True
+    m.snapshot_source = str(snapdir)
+    return m
+
+
+def _synthesize_zone(m: Machine, z: object, node: int, type_names: list[str], pti: object) -> None:
+    from pagealloc.mm.mmzone import Zone
+    from pagealloc.workload.procfs import Pagetypeinfo
+    assert isinstance(z, Zone) and isinstance(pti, Pagetypeinfo)
+    mem = m.mem
+    alloc = m.alloc
+    kernel_names = type_names
+    name_to_mt = {"Unmovable": 0, "Movable": 1, "Reclaimable": 2, "HighAtomic": 3, "CMA": 4, "Isolate": 5}
+    blocks_per_type = pti.blocks_for(z.name, node)
+    first = z.zone_start_pfn >> PAGEBLOCK_ORDER
+    last = (z.zone_end_pfn - 1) >> PAGEBLOCK_ORDER
+    block_ids = list(range(first, last + 1))
+    # non-movable types take the lowest blocks, in migratetype order; Movable the rest
+    assign: dict[int, list[int]] = {mt: [] for mt in range(MIGRATE_TYPES)}
+    cursor = 0
+    for tname in kernel_names:
+        mt = name_to_mt[tname]
+        if mt == MIGRATE_MOVABLE:
+            continue
+        count = blocks_per_type.get(tname, 0)
+        for b in block_ids[cursor:cursor + count]:
+            assign[mt].append(b)
+        cursor += count
+    assign[MIGRATE_MOVABLE] = block_ids[cursor:]
+    for mt, blist in assign.items():
+        for b in blist:
+            mem.pb[b] = MIGRATE_ISOLATE if (mt == MIGRATE_ISOLATE and not m.profile.isolate_bit) else (
+                (PB_MIGRATE_ISOLATE | MIGRATE_MOVABLE) if mt == MIGRATE_ISOLATE else mt)
+            if mt == MIGRATE_ISOLATE:
+                z.nr_isolate_pageblock += 1
+    # place free blocks: per type, largest order first, bump allocation in its blocks
+    for tname in kernel_names:
+        mt = name_to_mt[tname]
+        counts = pti.free_row(z.name, tname, node).counts
+        blist = [b for b in assign[mt] if (b << PAGEBLOCK_ORDER) >= z.zone_start_pfn]
+        pos = 0                                  # page offset into the concatenated blocks
+        for order in range(NR_PAGE_ORDERS - 1, -1, -1):
+            n = counts[order] if order < len(counts) else 0
+            for _ in range(n):
+                slot = 1 << (order + 1) if order < MAX_PAGE_ORDER else 1 << order
+                placed = False
+                while not placed:
+                    pos = (pos + slot - 1) & ~(slot - 1)
+                    bi = pos >> PAGEBLOCK_ORDER
+                    if order >= PAGEBLOCK_ORDER:
+                        need = 1 << (order - PAGEBLOCK_ORDER)
+                        if bi + need > len(blist):
+                            raise StateImportError(
+                                f"{z.name}: cannot place {n} free order-{order} {tname} blocks in "
+                                f"{len(blist)} {tname} pageblocks")
+                        run = blist[bi:bi + need]
+                        if run[0] % need == 0 and all(run[i] == run[0] + i for i in range(need)):
+                            pfn = run[0] << PAGEBLOCK_ORDER
+                            placed = True
+                        else:
+                            pos += PAGEBLOCK_NR_PAGES
+                            continue
+                    else:
+                        if bi >= len(blist):
+                            raise StateImportError(
+                                f"{z.name}: not enough {tname} pageblocks to place its free pages")
+                        pfn = (blist[bi] << PAGEBLOCK_ORDER) + (pos & (PAGEBLOCK_NR_PAGES - 1))
+                        placed = True
+                    pos += slot
+                size = 1 << order
+                mem.pstate[pfn:pfn + size] = bytes(size)
+                mem.pkind[pfn:pfn + size] = bytes(size)
+                mem.pstate[pfn] = PS_BUDDY | order
+                alloc._add_to_free_list(pfn, z, order, mt, True)
+                if mt != MIGRATE_ISOLATE:
+                    z.nr_free_pages += size
+                    if mt == 4:
+                        z.nr_free_cma_pages += size
+                    elif mt == 3:
+                        z.nr_free_highatomic += size
