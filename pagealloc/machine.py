@@ -50,6 +50,8 @@ from pagealloc.profiles import Profile, get_profile
 if TYPE_CHECKING:
     from pagealloc.mm.vmstat import NodeView
 
+PFN_SECTION_SHIFT = 27 - 12   # SECTION_SIZE_BITS (x86-64) - PAGE_SHIFT
+
 ZONE_BOUNDS = ((0, MAX_DMA_PFN), (MAX_DMA_PFN, MAX_DMA32_PFN), (MAX_DMA32_PFN, 1 << 62))
 
 Sink = Callable[[str, int, tuple[int, ...]], None]
@@ -359,9 +361,12 @@ class Machine:
                 for order in range(NR_PAGE_ORDERS):
                     for mt in range(6):
                         free_counts[order][mt] = mem.list_len(z.buddy_list(order, mt))
+                # pagetypeinfo_showblockcount_print(): pfn_to_online_page() skips blocks
+                # of memory sections without any RAM
                 pfn = z.zone_start_pfn
                 while pfn < z.zone_end_pfn:
-                    blocks[mem.get_pfnblock_migratetype(pfn)] += 1
+                    if self.section_online(pfn):
+                        blocks[mem.get_pfnblock_migratetype(pfn)] += 1
                     pfn += PAGEBLOCK_NR_PAGES
                 pcps = [PcpView(cpu=p.cpu, count=p.count, high=p.high, batch=p.batch,
                                 high_min=p.high_min, high_max=p.high_max) for p in z.pcp]
@@ -381,6 +386,12 @@ class Machine:
                 reserved_highatomic=z.nr_reserved_highatomic,
                 free_highatomic=z.nr_free_highatomic))
         return [NodeView(node=0, zones=zviews, node_items={})]
+
+    def section_online(self, pfn: int) -> bool:
+        """``pfn_to_online_page() != NULL``: the 128 MiB memory section holds some RAM."""
+        sec = pfn >> PFN_SECTION_SHIFT
+        lo, hi = sec << PFN_SECTION_SHIFT, (sec + 1) << PFN_SECTION_SHIFT
+        return any(a < hi and b > lo for a, b in self.ram_ranges)
 
     PROC_FILES = ("buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat", "extfrag_index",
                   "unusable_index")

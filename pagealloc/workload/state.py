@@ -358,10 +358,21 @@ def machine_from_proc(snapdir: Path, profile: str | Profile | None = None) -> Ma
     if not populated:
         raise StateImportError(f"{zi_path}: no populated zone")
     ncpus = max(len(z.pagesets) for z in populated) or 1
-    ranges = [(z.start_pfn or 0, (z.start_pfn or 0) + z.spanned) for z in populated]
+    capture_dir = snapdir.parent
+    ranges: list[tuple[int, int]] = []
+    if (capture_dir / "iomem.txt").is_file():
+        ranges = parse_iomem_ram((capture_dir / "iomem.txt").read_text())
+    if not ranges:
+        # a zone's RAM is assumed contiguous from its start over as many pageblocks as
+        # pagetypeinfo counts (x86: the PCI hole ends DMA32 early); this decides which
+        # memory sections are online
+        for z in populated:
+            start = z.start_pfn or 0
+            nblocks = pti.blocks_for(z.name, z.node).values()
+            end = min(start + z.spanned, ((start >> PAGEBLOCK_ORDER) + sum(nblocks)) << PAGEBLOCK_ORDER)
+            ranges.append((start, end))
     cfg = MachineConfig(memory=max(sum(b - a for a, b in ranges) << 12, 64 << 20), cpus=ncpus,
                         ram_ranges=sorted(ranges), reserved=[])
-    capture_dir = snapdir.parent
     _config_from_sysctl(cfg, read_sysctl_vm(capture_dir))
     m = Machine(cfg, prof, boot=False)
     mem = m.mem
@@ -435,48 +446,59 @@ def _synthesize_zone(m: Machine, z: object, node: int, type_names: list[str], pt
                 (PB_MIGRATE_ISOLATE | MIGRATE_MOVABLE) if mt == MIGRATE_ISOLATE else mt)
             if mt == MIGRATE_ISOLATE:
                 z.nr_isolate_pageblock += 1
-    # place free blocks: per type, largest order first, bump allocation in its blocks
+    # place free blocks: per type, whole blocks for orders >= pageblock_order (aligned runs,
+    # never two free order-9 buddies), then lower orders bump-allocated in the remaining
+    # blocks, each in the lower half of a 2^(order+1) slot whose upper half stays in use
+    zone_first = z.zone_start_pfn
     for tname in kernel_names:
         mt = name_to_mt[tname]
         counts = pti.free_row(z.name, tname, node).counts
-        blist = [b for b in assign[mt] if (b << PAGEBLOCK_ORDER) >= z.zone_start_pfn]
-        pos = 0                                  # page offset into the concatenated blocks
-        for order in range(NR_PAGE_ORDERS - 1, -1, -1):
+        mine = sorted(b for b in assign[mt] if (b << PAGEBLOCK_ORDER) >= zone_first)
+        avail = set(mine)
+        placements: list[tuple[int, int]] = []
+        whole_free9: set[int] = set()
+        for order in range(NR_PAGE_ORDERS - 1, PAGEBLOCK_ORDER - 1, -1):
+            need = 1 << (order - PAGEBLOCK_ORDER)
             n = counts[order] if order < len(counts) else 0
             for _ in range(n):
-                slot = 1 << (order + 1) if order < MAX_PAGE_ORDER else 1 << order
-                placed = False
-                while not placed:
-                    pos = (pos + slot - 1) & ~(slot - 1)
-                    bi = pos >> PAGEBLOCK_ORDER
-                    if order >= PAGEBLOCK_ORDER:
-                        need = 1 << (order - PAGEBLOCK_ORDER)
-                        if bi + need > len(blist):
-                            raise StateImportError(
-                                f"{z.name}: cannot place {n} free order-{order} {tname} blocks in "
-                                f"{len(blist)} {tname} pageblocks")
-                        run = blist[bi:bi + need]
-                        if run[0] % need == 0 and all(run[i] == run[0] + i for i in range(need)):
-                            pfn = run[0] << PAGEBLOCK_ORDER
-                            placed = True
-                        else:
-                            pos += PAGEBLOCK_NR_PAGES
-                            continue
-                    else:
-                        if bi >= len(blist):
-                            raise StateImportError(
-                                f"{z.name}: not enough {tname} pageblocks to place its free pages")
-                        pfn = (blist[bi] << PAGEBLOCK_ORDER) + (pos & (PAGEBLOCK_NR_PAGES - 1))
-                        placed = True
-                    pos += slot
-                size = 1 << order
-                mem.pstate[pfn:pfn + size] = bytes(size)
-                mem.pkind[pfn:pfn + size] = bytes(size)
-                mem.pstate[pfn] = PS_BUDDY | order
-                alloc._add_to_free_list(pfn, z, order, mt, True)
-                if mt != MIGRATE_ISOLATE:
-                    z.nr_free_pages += size
-                    if mt == 4:
-                        z.nr_free_cma_pages += size
-                    elif mt == 3:
-                        z.nr_free_highatomic += size
+                for b in mine:
+                    run = range(b, b + need)
+                    if b % need or not all(x in avail for x in run):
+                        continue
+                    if order == PAGEBLOCK_ORDER and (b ^ 1) in whole_free9:
+                        continue
+                    break
+                else:
+                    raise StateImportError(
+                        f"{z.name}: cannot place {n} free order-{order} {tname} blocks in "
+                        f"{len(mine)} {tname} pageblocks")
+                for x in run:
+                    avail.discard(x)
+                if order == PAGEBLOCK_ORDER:
+                    whole_free9.add(b)
+                placements.append((b << PAGEBLOCK_ORDER, order))
+        rest = [b for b in mine if b in avail]
+        pos = 0
+        for order in range(PAGEBLOCK_ORDER - 1, -1, -1):
+            n = counts[order] if order < len(counts) else 0
+            slot = 1 << (order + 1)
+            for _ in range(n):
+                pos = (pos + slot - 1) & ~(slot - 1)
+                bi = pos >> PAGEBLOCK_ORDER
+                if bi >= len(rest):
+                    raise StateImportError(
+                        f"{z.name}: not enough {tname} pageblocks to place its free pages")
+                placements.append(((rest[bi] << PAGEBLOCK_ORDER) + (pos & (PAGEBLOCK_NR_PAGES - 1)), order))
+                pos += slot
+        for pfn, order in placements:
+            size = 1 << order
+            mem.pstate[pfn:pfn + size] = bytes(size)
+            mem.pkind[pfn:pfn + size] = bytes(size)
+            mem.pstate[pfn] = PS_BUDDY | order
+            alloc._add_to_free_list(pfn, z, order, mt, True)
+            if mt != MIGRATE_ISOLATE:
+                z.nr_free_pages += size
+                if mt == 4:
+                    z.nr_free_cma_pages += size
+                elif mt == 3:
+                    z.nr_free_highatomic += size
