@@ -302,7 +302,7 @@ class Machine:
         return sum(z.nr_free_pages for z in self.zones)
 
     def vm_events(self) -> dict[str, int]:
-        return dict(self.alloc.vm_events)
+        return self.alloc.all_vm_events()
 
     def vmstat(self) -> dict[str, int]:
         """The /proc/vmstat items the model tracks, by kernel name."""
@@ -315,7 +315,7 @@ class Machine:
         for name in ("pgalloc_dma", "pgalloc_dma32", "pgalloc_normal", "pgalloc_movable",
                      "pgalloc_device", "pgfree"):
             out[name] = 0
-        out.update(self.alloc.vm_events)
+        out.update(self.alloc.all_vm_events())
         return out
 
     def free_blocks(self, zone: Zone) -> list[tuple[int, int, int]]:

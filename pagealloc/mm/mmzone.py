@@ -261,6 +261,30 @@ class Mem:
             self.ltail[lid] = p
         return lid
 
+    def list_pop_head(self, lid: int) -> int:
+        """Remove and return the head of a non-empty list (``list_first_entry`` + ``list_del``)."""
+        pfn = self.lhead[lid]
+        n = self.nxt.pop(pfn)
+        del self.prv[pfn]
+        self.lhead[lid] = n
+        if n != NIL:
+            self.prv[n] = NIL
+        else:
+            self.ltail[lid] = NIL
+        return pfn
+
+    def list_pop_tail(self, lid: int) -> int:
+        """Remove and return the tail of a non-empty list (``list_last_entry`` + ``list_del``)."""
+        pfn = self.ltail[lid]
+        p = self.prv.pop(pfn)
+        del self.nxt[pfn]
+        self.ltail[lid] = p
+        if p != NIL:
+            self.nxt[p] = NIL
+        else:
+            self.lhead[lid] = NIL
+        return pfn
+
     def list_move_tail(self, pfn: int, lid: int) -> None:
         """``list_move_tail()``."""
         self.list_del(pfn)

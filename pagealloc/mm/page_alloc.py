@@ -15,7 +15,7 @@ branch cites the kernel function it follows.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Callable
 
 from pagealloc.mm import gfp as G
 from pagealloc.mm.freetype import (
@@ -64,6 +64,22 @@ from pagealloc.profiles import Profile
 
 NFT = NR_FREETYPE_IDXS
 
+# ALLOC_* flags and zone/watermark indices as module constants (hot path)
+ALLOC_CMA = G.ALLOC_CMA
+ALLOC_HIGHATOMIC = G.ALLOC_HIGHATOMIC
+ALLOC_KSWAPD = G.ALLOC_KSWAPD
+ALLOC_MIN_RESERVE = G.ALLOC_MIN_RESERVE
+ALLOC_NOFRAGMENT = G.ALLOC_NOFRAGMENT
+ALLOC_NON_BLOCK = G.ALLOC_NON_BLOCK
+ALLOC_NO_WATERMARKS = G.ALLOC_NO_WATERMARKS
+ALLOC_OOM = G.ALLOC_OOM
+ALLOC_RESERVES = G.ALLOC_RESERVES
+ALLOC_WMARK_LOW = G.ALLOC_WMARK_LOW
+ALLOC_WMARK_MASK = G.ALLOC_WMARK_MASK
+ZONE_DEVICE = G.ZONE_DEVICE
+ZONE_MOVABLE = G.ZONE_MOVABLE
+ZONE_NORMAL = G.ZONE_NORMAL
+
 # GFP bits used inside classes (``G.__GFP_*`` would be name-mangled there)
 GFP_KSWAPD_RECLAIM_BIT = G.__GFP_KSWAPD_RECLAIM
 GFP_DIRECT_RECLAIM_BIT = G.__GFP_DIRECT_RECLAIM
@@ -93,10 +109,8 @@ class PageStateError(ValueError):
     """A request that contradicts the page's state (double free, bad order, not RAM)."""
 
 
-class EventSink(Protocol):
-    """Receives every tracepoint the model emits: ``name`` plus the raw fields."""
-
-    def __call__(self, name: str, cpu: int, args: tuple[int, ...]) -> None: ...
+#: Receives every tracepoint the model emits: ``sink(name, cpu, args)`` with the raw fields.
+EventSink = Callable[[str, int, tuple[int, ...]], None]
 
 
 class AllocContext:
@@ -151,6 +165,8 @@ class PageAllocator:
         self.cpu = 0                           # smp_processor_id() of the running request
         self.rmqm = RMQUEUE_NORMAL             # *mode of __rmqueue() within rmqueue_bulk()
         self.vm_events: dict[str, int] = {}
+        self.pgalloc = [0] * len(zones)        # PGALLOC per zone ("pgalloc_<zone>")
+        self.pgfree = 0                        # PGFREE
         self.stats: dict[str, int] = {
             "extfrag": 0, "extfrag_fragmenting": 0, "claim_block": 0, "claim_whole_block": 0,
             "steal": 0, "alloc_fail": 0, "kswapd_wakeup": 0, "highatomic_reserve": 0,
@@ -164,8 +180,15 @@ class PageAllocator:
         self.wakeup_hook: Callable[[Zone, int, int, int], None] | None = None
         # zonelist: populated zones from the highest index down (build_zonerefs_node)
         self.zonelist = [z for z in reversed(zones) if z.managed_pages > 0]
-        self._gfp_cache: dict[int, tuple[int, int, int, int]] = {}
+        self._gfp_cache: dict[int, tuple[int, int, int, int, AllocContext | None, int]] = {}
         self.pgalloc_names = ["pgalloc_" + z.name.lower() for z in zones]
+        # order_to_pindex() for every (order, freetype < 16), -1 where there is no pcp list
+        self.pindex_table = [-1] * (NR_PAGE_ORDERS << 4)
+        for o in range(NR_PAGE_ORDERS):
+            if pcp_allowed_order(o):
+                for ft in range(16):
+                    if (ft & 7) < MIGRATE_PCPTYPES:
+                        self.pindex_table[(o << 4) | ft] = profile.order_to_pindex(ft, o)
 
     # ------------------------------------------------------------------ events
     def emit(self, name: str, *args: int) -> None:
@@ -176,6 +199,14 @@ class PageAllocator:
     def count_vm_events(self, item: str, n: int) -> None:
         ev = self.vm_events
         ev[item] = ev.get(item, 0) + n
+
+    def all_vm_events(self) -> dict[str, int]:
+        """Every event counter by its /proc/vmstat name (pgalloc_*, pgfree, and the rest)."""
+        out = dict(self.vm_events)
+        for name, n in zip(self.pgalloc_names, self.pgalloc):
+            out[name] = out.get(name, 0) + n
+        out["pgfree"] = out.get("pgfree", 0) + self.pgfree
+        return out
 
     def vm_warn(self, what: str) -> None:
         """A ``VM_WARN_ONCE`` condition: counted, and reported to the event sink."""
@@ -464,7 +495,7 @@ class PageAllocator:
             self.account_freepages(zone, nr_added, start_type)
             self.stats["claim_whole_block"] += 1
             return pfn
-        if self.boost_watermark(zone) and (alloc_flags & G.ALLOC_KSWAPD):
+        if self.boost_watermark(zone) and (alloc_flags & ALLOC_KSWAPD):
             zone.boosted_watermark = True
         ok, start_pfn, free_pages, movable_pages = self.prep_move_freepages_block(zone, pfn, True)
         if not ok:
@@ -496,7 +527,7 @@ class PageAllocator:
     def rmqueue_claim(self, zone: Zone, order: int, start_mt: int, alloc_flags: int) -> int:
         """``__rmqueue_claim()``: largest fallback block first, down to min_order."""
         min_order = order
-        if order < PAGEBLOCK_ORDER and alloc_flags & G.ALLOC_NOFRAGMENT:
+        if order < PAGEBLOCK_ORDER and alloc_flags & ALLOC_NOFRAGMENT:
             min_order = PAGEBLOCK_ORDER
         lhead = self.mem.lhead
         for current_order in range(MAX_PAGE_ORDER, min_order - 1, -1):
@@ -528,7 +559,7 @@ class PageAllocator:
 
     def _rmqueue(self, zone: Zone, order: int, mt: int, alloc_flags: int) -> int:
         """``__rmqueue()`` with ``*mode`` in ``self.rmqm`` (kept across rmqueue_bulk())."""
-        if alloc_flags & G.ALLOC_CMA and zone.nr_free_cma_pages > self.zone_page_state_free(zone) // 2:
+        if alloc_flags & ALLOC_CMA and zone.nr_free_cma_pages > self.zone_page_state_free(zone) // 2:
             page = self.rmqueue_smallest(zone, order, MIGRATE_CMA)
             if page != NIL:
                 return page
@@ -538,7 +569,7 @@ class PageAllocator:
             if page != NIL:
                 return page
         if mode <= RMQUEUE_CMA:
-            if alloc_flags & G.ALLOC_CMA:
+            if alloc_flags & ALLOC_CMA:
                 page = self.rmqueue_smallest(zone, order, MIGRATE_CMA)
                 if page != NIL:
                     self.rmqm = RMQUEUE_CMA
@@ -548,7 +579,7 @@ class PageAllocator:
             if page != NIL:
                 self.rmqm = RMQUEUE_NORMAL
                 return page
-        if not (alloc_flags & G.ALLOC_NOFRAGMENT):
+        if not (alloc_flags & ALLOC_NOFRAGMENT):
             page = self.rmqueue_steal(zone, order, mt)
             if page != NIL:
                 self.rmqm = RMQUEUE_STEAL
@@ -600,14 +631,13 @@ class PageAllocator:
         lhead = mem.lhead
         if lhead[lid] == NIL:
             batch = self.nr_pcp_alloc(pcp, zone, order)
-            if alloc_flags & G.ALLOC_HIGHATOMIC:
+            if alloc_flags & ALLOC_HIGHATOMIC:
                 return NIL
             alloced = self.rmqueue_bulk(zone, order, batch, lid, mt, alloc_flags)
             pcp.count += alloced << order
             if lhead[lid] == NIL:
                 return NIL
-        page = lhead[lid]
-        mem.list_del(page)
+        page = mem.list_pop_head(lid)
         pcp.count -= 1 << order
         return page
 
@@ -616,30 +646,35 @@ class PageAllocator:
         """``rmqueue_pcplist()``: halve free_count, allocate from this CPU's pcp list."""
         pcp = zone.pcp[self.cpu]
         pcp.free_count >>= 1
-        lid = pcp.list_base + self.profile.order_to_pindex(mt, order)
-        page = self._rmqueue_pcplist(zone, order, mt, alloc_flags, pcp, lid)
+        lid = pcp.list_base + self.pindex_table[(order << 4) | mt]
+        mem = self.mem
+        if mem.lhead[lid] != NIL:       # __rmqueue_pcplist() without a refill: pop the head
+            page = mem.list_pop_head(lid)
+            pcp.count -= 1 << order
+        else:
+            page = self._rmqueue_pcplist(zone, order, mt, alloc_flags, pcp, lid)
         if page != NIL:
-            self.count_vm_events(self.pgalloc_names[zone.idx], 1 << order)
+            self.pgalloc[zone.idx] += 1 << order
         return page
 
     def rmqueue_buddy(self, preferred: Zone, zone: Zone, order: int, alloc_flags: int,
                       mt: int) -> int:
         """``rmqueue_buddy()``: HIGHATOMIC first for ALLOC_HIGHATOMIC, else __rmqueue()."""
         page = NIL
-        if alloc_flags & G.ALLOC_HIGHATOMIC:
+        if alloc_flags & ALLOC_HIGHATOMIC:
             page = self.rmqueue_smallest(zone, order, MIGRATE_HIGHATOMIC | (mt & ~7))
         if page == NIL:
             self.rmqm = RMQUEUE_NORMAL
             page = self._rmqueue(zone, order, mt, alloc_flags)
-            if page == NIL and alloc_flags & (G.ALLOC_OOM | G.ALLOC_NON_BLOCK):
+            if page == NIL and alloc_flags & (ALLOC_OOM | ALLOC_NON_BLOCK):
                 page = self.rmqueue_smallest(zone, order, MIGRATE_HIGHATOMIC | (mt & ~7))
             if page == NIL:
                 page = self.rmqueue_buddy_unlocked_fallback(zone, order, alloc_flags, mt)
                 if page == NIL:
                     return NIL
-        if alloc_flags & G.ALLOC_HIGHATOMIC:
+        if alloc_flags & ALLOC_HIGHATOMIC:
             self.reserve_highatomic_pageblock(page, order, zone)
-        self.count_vm_events(self.pgalloc_names[zone.idx], 1 << order)
+        self.pgalloc[zone.idx] += 1 << order
         return page
 
     def rmqueue_buddy_unlocked_fallback(self, zone: Zone, order: int, alloc_flags: int,
@@ -658,7 +693,7 @@ class PageAllocator:
             page = self.rmqueue_pcplist(preferred, zone, order, mt, alloc_flags)
         if page == NIL:
             page = self.rmqueue_buddy(preferred, zone, order, alloc_flags, mt)
-        if alloc_flags & G.ALLOC_KSWAPD and zone.boosted_watermark:
+        if alloc_flags & ALLOC_KSWAPD and zone.boosted_watermark:
             zone.boosted_watermark = False
             self.wakeup_kswapd(zone, 0, 0, zone.idx)
         return page
@@ -716,9 +751,9 @@ class PageAllocator:
     def _zone_watermark_unusable_free(self, z: Zone, order: int, alloc_flags: int) -> int:
         """``__zone_watermark_unusable_free()``."""
         unusable = (1 << order) - 1
-        if not (alloc_flags & G.ALLOC_RESERVES):
+        if not (alloc_flags & ALLOC_RESERVES):
             unusable += z.nr_free_highatomic
-        if self.has_cma and not (alloc_flags & G.ALLOC_CMA):
+        if self.has_cma and not (alloc_flags & ALLOC_CMA):
             unusable += z.nr_free_cma_pages
         return unusable
 
@@ -727,12 +762,12 @@ class PageAllocator:
         """``__zone_watermark_ok()``: order-0 reserve check, then a suitable free block."""
         min_ = mark
         free_pages -= self._zone_watermark_unusable_free(z, order, alloc_flags)
-        if alloc_flags & G.ALLOC_RESERVES:
-            if alloc_flags & G.ALLOC_MIN_RESERVE:
+        if alloc_flags & ALLOC_RESERVES:
+            if alloc_flags & ALLOC_MIN_RESERVE:
                 min_ -= min_ // 2
-                if alloc_flags & G.ALLOC_NON_BLOCK:
+                if alloc_flags & ALLOC_NON_BLOCK:
                     min_ -= min_ // 4
-            if alloc_flags & G.ALLOC_OOM:
+            if alloc_flags & ALLOC_OOM:
                 min_ -= min_ // 2
         if free_pages <= min_ + z.lowmem_reserve[highest_zoneidx]:
             return False
@@ -746,9 +781,9 @@ class PageAllocator:
             for mt in range(MIGRATE_PCPTYPES):
                 if lhead[base + mt] != NIL:
                     return True
-            if self.has_cma and alloc_flags & G.ALLOC_CMA and lhead[base + MIGRATE_CMA] != NIL:
+            if self.has_cma and alloc_flags & ALLOC_CMA and lhead[base + MIGRATE_CMA] != NIL:
                 return True
-            if alloc_flags & (G.ALLOC_HIGHATOMIC | G.ALLOC_OOM) and \
+            if alloc_flags & (ALLOC_HIGHATOMIC | ALLOC_OOM) and \
                     lhead[base + MIGRATE_HIGHATOMIC] != NIL:
                 return True
             if self.order_check_extra(z, o, alloc_flags):
@@ -776,8 +811,8 @@ class PageAllocator:
                 return True
         if self._zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags, free_pages):
             return True
-        if not order and alloc_flags & G.ALLOC_MIN_RESERVE and z.watermark_boost \
-                and (alloc_flags & G.ALLOC_WMARK_MASK) == G.WMARK_MIN:
+        if not order and alloc_flags & ALLOC_MIN_RESERVE and z.watermark_boost \
+                and (alloc_flags & ALLOC_WMARK_MASK) == WMARK_MIN:
             return self._zone_watermark_ok(z, 0, z._watermark[WMARK_MIN], highest_zoneidx,
                                            alloc_flags, free_pages)
         return False
@@ -787,10 +822,10 @@ class PageAllocator:
         """``alloc_flags_nofragment()``: ALLOC_NOFRAGMENT when Normal is preferred (1 node)."""
         alloc_flags = gfp & GFP_KSWAPD_RECLAIM_BIT
         if self.defrag_mode:
-            return alloc_flags | G.ALLOC_NOFRAGMENT
-        if zone is None or zone.idx != G.ZONE_NORMAL:
+            return alloc_flags | ALLOC_NOFRAGMENT
+        if zone is None or zone.idx != ZONE_NORMAL:
             return alloc_flags
-        return alloc_flags | G.ALLOC_NOFRAGMENT
+        return alloc_flags | ALLOC_NOFRAGMENT
 
     def get_page_from_freelist(self, gfp: int, order: int, alloc_flags: int,
                                ac: AllocContext) -> int:
@@ -799,7 +834,7 @@ class PageAllocator:
         preferred = zonelist[ac.preferred]
         hz = ac.highest_zoneidx
         while True:
-            no_fallback = alloc_flags & G.ALLOC_NOFRAGMENT
+            no_fallback = alloc_flags & ALLOC_NOFRAGMENT
             for i in range(ac.preferred, len(zonelist)):
                 zone = zonelist[i]
                 if zone.idx > hz:
@@ -813,15 +848,15 @@ class PageAllocator:
                             return page
                         continue
                     zone.below_high = True
-                mark = zone._watermark[alloc_flags & G.ALLOC_WMARK_MASK] + zone.watermark_boost
+                mark = zone._watermark[alloc_flags & ALLOC_WMARK_MASK] + zone.watermark_boost
                 if not self.zone_watermark_fast(zone, order, mark, hz, alloc_flags):
-                    if not (alloc_flags & G.ALLOC_NO_WATERMARKS):
+                    if not (alloc_flags & ALLOC_NO_WATERMARKS):
                         continue     # node_reclaim_mode is 0 (the default): next zone
                 page = self.rmqueue(preferred, zone, order, gfp, alloc_flags, ac.migratetype)
                 if page != NIL:
                     return page
             if no_fallback and not self.defrag_mode:
-                alloc_flags &= ~G.ALLOC_NOFRAGMENT
+                alloc_flags &= ~ALLOC_NOFRAGMENT
                 continue
             return NIL
 
@@ -845,8 +880,12 @@ class PageAllocator:
                 return
 
     # ------------------------------------------------------------------ entry points
-    def prepare_alloc(self, gfp: int) -> tuple[int, int, int, int]:
-        """``prepare_alloc_pages()`` cached per GFP: (highest_zoneidx, mt, preferred, flags)."""
+    def prepare_alloc(self, gfp: int) -> tuple[int, int, int, int, AllocContext | None, int]:
+        """``prepare_alloc_pages()`` + ``alloc_flags_nofragment()``, cached per GFP mask.
+
+        Returns (highest_zoneidx, freetype, preferred zonelist index or -1, fast-path
+        alloc_flags, the read-only AllocContext, the allocation's pkind byte).
+        """
         hit = self._gfp_cache.get(gfp)
         if hit is not None:
             return hit
@@ -857,10 +896,17 @@ class PageAllocator:
             if z.idx <= hz:
                 preferred = i
                 break
-        flags = G.gfp_to_alloc_flags_cma(gfp, G.ALLOC_WMARK_LOW, self.has_cma)
+        flags = G.gfp_to_alloc_flags_cma(gfp, ALLOC_WMARK_LOW, self.has_cma)
+        ac: AllocContext | None = None
         if preferred >= 0:
             flags |= self.alloc_flags_nofragment(self.zonelist[preferred], gfp)
-        res = (hz, mt, preferred, flags)
+            ac = AllocContext(gfp, hz, mt, self.zonelist, preferred)
+        kind = mt & 7
+        if kind == MIGRATE_MOVABLE:
+            kind |= KIND_MOVABLE
+        if gfp & GFP_COMP_BIT:
+            kind |= KIND_COMPOUND
+        res = (hz, mt, preferred, flags, ac, kind)
         self._gfp_cache[gfp] = res
         return res
 
@@ -874,16 +920,16 @@ class PageAllocator:
         if order > MAX_PAGE_ORDER or order < 0:
             self.vm_warn("alloc_pages:order")
             return NIL
-        hz, mt, preferred, alloc_flags = self.prepare_alloc(gfp)
+        hz, mt, preferred, alloc_flags, ac, kind = self.prepare_alloc(gfp)
         page = NIL
-        ac: AllocContext | None = None
-        if preferred >= 0:
-            ac = AllocContext(gfp, hz, mt, self.zonelist, preferred)
+        if ac is not None:
             page = self.get_page_from_freelist(gfp, order, alloc_flags, ac)
             if page == NIL:
                 page = self.alloc_pages_slowpath(gfp, order, ac)
         if page != NIL:
-            self.post_alloc_hook(page, order, gfp, mt)
+            # prep_new_page() -> post_alloc_hook(): the block is in use
+            self.mem.pstate[page] = PS_ALLOC | order
+            self.mem.pkind[page] = kind
         else:
             self.stats["alloc_fail"] += 1
         if self.sink is not None:
@@ -892,14 +938,8 @@ class PageAllocator:
 
     def post_alloc_hook(self, page: int, order: int, gfp: int, mt: int) -> None:
         """``prep_new_page()``/``post_alloc_hook()``: mark the block allocated."""
-        mem = self.mem
-        mem.pstate[page] = PS_ALLOC | order
-        kind = mt & 7
-        if kind == MIGRATE_MOVABLE:
-            kind |= KIND_MOVABLE
-        if gfp & GFP_COMP_BIT:
-            kind |= KIND_COMPOUND
-        mem.pkind[page] = kind
+        self.mem.pstate[page] = PS_ALLOC | order
+        self.mem.pkind[page] = self.prepare_alloc(gfp)[5]
 
     def alloc_pages_slowpath(self, gfp: int, order: int, ac: AllocContext) -> int:
         """``__alloc_pages_slowpath()`` up to the point reclaim would start.
@@ -913,14 +953,14 @@ class PageAllocator:
         resort, unreserving a highatomic block and retrying once.
         """
         alloc_flags = G.gfp_to_alloc_flags(gfp, order, self.has_cma, bool(self.defrag_mode))
-        if alloc_flags & G.ALLOC_KSWAPD:
+        if alloc_flags & ALLOC_KSWAPD:
             self.wake_all_kswapds(order, gfp, ac)
         page = self.get_page_from_freelist(gfp, order, alloc_flags, ac)
         if page != NIL:
             return page
         if gfp & GFP_MEMALLOC_BIT and not (gfp & GFP_NOMEMALLOC_BIT):
-            reserve = G.gfp_to_alloc_flags_cma(gfp, G.ALLOC_NO_WATERMARKS, self.has_cma)
-            page = self.get_page_from_freelist(gfp, order, reserve | (alloc_flags & G.ALLOC_KSWAPD), ac)
+            reserve = G.gfp_to_alloc_flags_cma(gfp, ALLOC_NO_WATERMARKS, self.has_cma)
+            page = self.get_page_from_freelist(gfp, order, reserve | (alloc_flags & ALLOC_KSWAPD), ac)
             if page != NIL:
                 return page
         if not (gfp & GFP_DIRECT_RECLAIM_BIT):
@@ -1007,7 +1047,7 @@ class PageAllocator:
     def free_one_page(self, zone: Zone, pfn: int, order: int, fpi: int) -> None:
         """``free_one_page()``: straight to the buddy lists; counts PGFREE."""
         self.split_large_buddy(zone, pfn, order, fpi)
-        self.count_vm_events("pgfree", 1 << order)
+        self.pgfree += 1 << order
 
     def free_pages_prepare(self, pfn: int, order: int) -> Zone:
         """``__free_pages_prepare()``: check the block, emit mm_page_free, clear its state."""
@@ -1112,8 +1152,8 @@ class PageAllocator:
                                 order: int, fpi: int) -> None:
         """``free_frozen_page_commit()`` (7.2): LIFO push, free_high, batched overflow drain."""
         pcp.alloc_factor >>= 1
-        self.count_vm_events("pgfree", 1 << order)
-        pindex = self.profile.order_to_pindex(ft, order)
+        self.pgfree += 1 << order
+        pindex = self.pindex_table[(order << 4) | ft]
         mem = self.mem
         mem.list_add(pcp.list_base + pindex, pfn)
         mem.pstate[pfn] = PS_PCP | order
@@ -1142,7 +1182,7 @@ class PageAllocator:
             if to_free == 0 or pcp.count == 0:
                 break
         if zone.below_high and self.zone_watermark_ok(zone, 0, zone.high_wmark_pages(),
-                                                      G.ZONE_MOVABLE, 0):
+                                                      ZONE_MOVABLE, 0):
             zone.below_high = False
 
     def free_pcppages_bulk(self, zone: Zone, count: int, pcp: PerCpuPages, pindex: int) -> None:
@@ -1166,9 +1206,8 @@ class PageAllocator:
             nr_pages = 1 << order
             lid = base + pindex
             while True:
-                page = ltail[lid]
+                page = mem.list_pop_tail(lid)
                 mt = get_ft(page)
-                mem.list_del(page)
                 mem.pstate[page] = 0
                 count -= nr_pages
                 pcp.count -= nr_pages
@@ -1286,7 +1325,7 @@ def nr_free_buffer_pages(zones: list[Zone]) -> int:
     """``nr_free_buffer_pages()``: managed minus high watermark, zones up to Normal."""
     total = 0
     for z in zones:
-        if z.idx <= G.ZONE_NORMAL:
+        if z.idx <= ZONE_NORMAL:
             total += max(0, z.managed_pages - z.high_wmark_pages())
     return total
 
@@ -1305,7 +1344,7 @@ def calculate_min_free_kbytes(zones: list[Zone]) -> int:
 
 def recommended_min_free_kbytes(zones: list[Zone], min_free_kbytes: int) -> int:
     """``set_recommended_min_free_kbytes()`` (mm/khugepaged.c): the THP raise."""
-    nr_zones = sum(1 for z in zones if z.populated() and z.idx <= G.ZONE_NORMAL)
+    nr_zones = sum(1 for z in zones if z.populated() and z.idx <= ZONE_NORMAL)
     recommended = PAGEBLOCK_NR_PAGES * nr_zones * 2
     recommended += PAGEBLOCK_NR_PAGES * nr_zones * MIGRATE_PCPTYPES * MIGRATE_PCPTYPES
     recommended = min(recommended, nr_free_buffer_pages(zones) // 20)
@@ -1317,10 +1356,10 @@ def setup_per_zone_wmarks(zones: list[Zone], min_free_kbytes: int, watermark_sca
                           high_fraction: int, ncpus: int) -> None:
     """``__setup_per_zone_wmarks()`` then ``zone_pcp_update(zone, 0)`` for every zone."""
     pages_min = min_free_kbytes >> 2
-    lowmem_pages = sum(z.managed_pages for z in zones if z.idx != G.ZONE_MOVABLE and z.idx != G.ZONE_DEVICE)
+    lowmem_pages = sum(z.managed_pages for z in zones if z.idx != ZONE_MOVABLE and z.idx != ZONE_DEVICE)
     for z in zones:
         tmp = pages_min * z.managed_pages // lowmem_pages if lowmem_pages else 0
-        if z.idx == G.ZONE_MOVABLE:
+        if z.idx == ZONE_MOVABLE:
             z._watermark[WMARK_MIN] = min(max(z.managed_pages // 1024, 32), 128)
         else:
             z._watermark[WMARK_MIN] = tmp

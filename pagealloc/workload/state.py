@@ -51,7 +51,9 @@ from pagealloc.mm.page_alloc import (
     setup_per_zone_lowmem_reserve,
 )
 from pagealloc.profiles import Profile, get_profile
+from pagealloc.mm.mmzone import Zone
 from pagealloc.workload.procfs import (
+    Pagetypeinfo,
     parse_pagetypeinfo,
     parse_zoneinfo,
 )
@@ -366,10 +368,10 @@ def machine_from_proc(snapdir: Path, profile: str | Profile | None = None) -> Ma
         # a zone's RAM is assumed contiguous from its start over as many pageblocks as
         # pagetypeinfo counts (x86: the PCI hole ends DMA32 early); this decides which
         # memory sections are online
-        for z in populated:
-            start = z.start_pfn or 0
-            nblocks = pti.blocks_for(z.name, z.node).values()
-            end = min(start + z.spanned, ((start >> PAGEBLOCK_ORDER) + sum(nblocks)) << PAGEBLOCK_ORDER)
+        for zz in populated:
+            start = zz.start_pfn or 0
+            nblocks = pti.blocks_for(zz.name, zz.node).values()
+            end = min(start + zz.spanned, ((start >> PAGEBLOCK_ORDER) + sum(nblocks)) << PAGEBLOCK_ORDER)
             ranges.append((start, end))
     cfg = MachineConfig(memory=max(sum(b - a for a, b in ranges) << 12, 64 << 20), cpus=ncpus,
                         ram_ranges=sorted(ranges), reserved=[])
@@ -403,12 +405,12 @@ def machine_from_proc(snapdir: Path, profile: str | Profile | None = None) -> Ma
         z.stat_threshold = calculate_normal_threshold(z, m.ncpus)
         z.vm_nr_free_pages = z.nr_free_pages
         z.vm_free_diff = [0] * m.ncpus
-    for z in m.zones:
-        if z.name not in {zi.name for zi in populated}:
-            z.zone_start_pfn = z.spanned_pages = z.present_pages = z.managed_pages = 0
-            z.pcp = []
+    for mz in m.zones:
+        if mz.name not in {zi.name for zi in populated}:
+            mz.zone_start_pfn = mz.spanned_pages = mz.present_pages = mz.managed_pages = 0
+            mz.pcp = []
     setup_per_zone_lowmem_reserve(m.zones, m.config.lowmem_reserve_ratio)
-    m.alloc.zonelist = [z for z in reversed(m.zones) if z.managed_pages > 0]
+    m.alloc.zonelist = [mz for mz in reversed(m.zones) if mz.managed_pages > 0]
     m.alloc._gfp_cache.clear()
     _mark_holes(m)
     m.synthesized_layout = True
@@ -416,10 +418,7 @@ def machine_from_proc(snapdir: Path, profile: str | Profile | None = None) -> Ma
     return m
 
 
-def _synthesize_zone(m: Machine, z: object, node: int, type_names: list[str], pti: object) -> None:
-    from pagealloc.mm.mmzone import Zone
-    from pagealloc.workload.procfs import Pagetypeinfo
-    assert isinstance(z, Zone) and isinstance(pti, Pagetypeinfo)
+def _synthesize_zone(m: Machine, z: Zone, node: int, type_names: list[str], pti: Pagetypeinfo) -> None:
     mem = m.mem
     alloc = m.alloc
     kernel_names = type_names
