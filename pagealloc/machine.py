@@ -181,21 +181,21 @@ class Machine:
         """``init_per_zone_wmark_min()`` and the THP raise (``set_recommended_min_free_kbytes``)."""
         cfg = self.config
         zones = self.zones
+        prof = self.profile
+        wm_args = (cfg.watermark_scale_factor, cfg.percpu_pagelist_high_fraction, self.ncpus,
+                   prof.movable_wmark_capped, prof.pcp_model == "fixed")
         mfk = calculate_min_free_kbytes(zones)
-        setup_per_zone_wmarks(zones, mfk, cfg.watermark_scale_factor,
-                              cfg.percpu_pagelist_high_fraction, self.ncpus)
+        setup_per_zone_wmarks(zones, mfk, *wm_args)
         for z in zones:
             if z.pcp:
                 z.stat_threshold = calculate_normal_threshold(z, self.ncpus)
         setup_per_zone_lowmem_reserve(zones, cfg.lowmem_reserve_ratio)
         if cfg.thp:
             mfk = recommended_min_free_kbytes(zones, mfk)
-            setup_per_zone_wmarks(zones, mfk, cfg.watermark_scale_factor,
-                                  cfg.percpu_pagelist_high_fraction, self.ncpus)
+            setup_per_zone_wmarks(zones, mfk, *wm_args)
         if cfg.min_free_kbytes is not None:            # sysctl write after boot
             mfk = cfg.min_free_kbytes
-            setup_per_zone_wmarks(zones, mfk, cfg.watermark_scale_factor,
-                                  cfg.percpu_pagelist_high_fraction, self.ncpus)
+            setup_per_zone_wmarks(zones, mfk, *wm_args)
         self.min_free_kbytes = mfk
         self.setup_pcp_cacheinfo()
 

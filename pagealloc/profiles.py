@@ -37,6 +37,34 @@ class Profile:
     has_cma: bool
     isolate_bit: bool
     nr_pcp_lists: int = NR_LOWORDER_PCP_LISTS + 2
+    # --- allocator rules that differ between 6.1 and 7.2 (docs/profiles/linux-6.1.md) ---
+    #: "claim_steal": 7.2 __rmqueue_claim()/__rmqueue_steal() with rmqueue_mode;
+    #: "rmqueue_fallback": 6.1 __rmqueue_fallback()/steal_suitable_fallback() + retry
+    fallback: str = "claim_steal"
+    #: __free_one_page() retypes the buddy's pageblocks when merging >= pageblock_order
+    #: (7.2 change_pageblock_range; 6.1 keeps both types)
+    merge_retype_buddy: bool = True
+    #: free_one_page() frees > pageblock_order blocks per pageblock (7.2 split_large_buddy)
+    split_large_buddy: bool = True
+    #: every free block sits on its pageblock's list (7.2 "freelist hygiene"); 6.1 allows mixing
+    free_list_hygiene: bool = True
+    #: "auto": 7.2 high_min/high_max tuning, nr_pcp_alloc(), free_count, ZONE_BELOW_HIGH,
+    #: decay_pcp_high(), batched overflow frees; "fixed": 6.1 fixed high, free_factor
+    pcp_model: str = "auto"
+    #: pcp pages remember the migratetype of their free or refill (6.1 page->index) and
+    #: drain to it (7.2 re-reads the pageblock)
+    pcp_cached_migratetype: bool = False
+    #: where high-order atomic reserves are taken: "rmqueue_buddy" (7.2), or
+    #: "get_page_from_freelist" for any page with the 6.1 limit managed/100 + 512
+    highatomic_reserve: str = "rmqueue_buddy"
+    #: __zone_watermark_unusable_free() subtracts nr_free_highatomic (7.2) or
+    #: nr_reserved_highatomic (6.1)
+    watermark_unusable_free_highatomic: bool = True
+    #: zone_watermark_fast() boost exemption keyed on ALLOC_MIN_RESERVE (7.2) or
+    #: __GFP_ATOMIC (6.1)
+    boost_exemption_gfp_atomic: bool = False
+    #: __setup_per_zone_wmarks() caps ZONE_MOVABLE's min like highmem (7.2; 6.1 only highmem)
+    movable_wmark_capped: bool = True
 
     def order_to_pindex(self, ft: int, order: int) -> int:
         """``order_to_pindex()`` with THP: 3*order+mt, PMD order on lists 12 (U/R) and 13 (M)."""
@@ -54,7 +82,11 @@ class Profile:
 LINUX_7_2 = Profile(name="linux-7.2", kernel="7.2", gfp_table=GFP_TABLE_7_2, has_cma=True,
                     isolate_bit=True)
 LINUX_6_1 = Profile(name="linux-6.1", kernel="6.1", gfp_table=GFP_TABLE_6_1, has_cma=False,
-                    isolate_bit=False)
+                    isolate_bit=False, fallback="rmqueue_fallback", merge_retype_buddy=False,
+                    split_large_buddy=False, free_list_hygiene=False, pcp_model="fixed",
+                    pcp_cached_migratetype=True, highatomic_reserve="get_page_from_freelist",
+                    watermark_unusable_free_highatomic=False, boost_exemption_gfp_atomic=True,
+                    movable_wmark_capped=False)
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (LINUX_7_2, LINUX_6_1)}
 

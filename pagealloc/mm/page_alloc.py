@@ -84,6 +84,7 @@ ZONE_NORMAL = G.ZONE_NORMAL
 GFP_KSWAPD_RECLAIM_BIT = G.__GFP_KSWAPD_RECLAIM
 GFP_DIRECT_RECLAIM_BIT = G.__GFP_DIRECT_RECLAIM
 GFP_COMP_BIT = G.__GFP_COMP
+GFP_ATOMIC_6_1_BIT = G.__GFP_ATOMIC_6_1
 GFP_MEMALLOC_BIT = G.__GFP_MEMALLOC
 GFP_NOMEMALLOC_BIT = G.__GFP_NOMEMALLOC
 
@@ -173,6 +174,9 @@ class PageAllocator:
             "highatomic_unreserve": 0, "watermark_boost": 0, "vm_warn": 0,
         }
         self.sink: EventSink | None = None
+        self.hygiene = profile.free_list_hygiene
+        self.pcp_auto = profile.pcp_model == "auto"
+        self.fallback_6_1 = profile.fallback == "rmqueue_fallback"
         self.debug_vm = False
         self.kswapd_order = 0
         self.kswapd_highest_zoneidx = -1
@@ -272,6 +276,8 @@ class PageAllocator:
             self.vm_warn("del_page_from_free_list:type")
         mem = self.mem
         mem.list_del(pfn)
+        if not self.hygiene:
+            mt = (mem.plist[pfn] - zone.list_base) % NFT
         mem.pstate[pfn] = 0
         zone.nr_free[order] -= 1
         if order >= PAGEBLOCK_ORDER and mt != MIGRATE_ISOLATE:
@@ -279,8 +285,15 @@ class PageAllocator:
 
     def del_page_from_free_list(self, pfn: int, zone: Zone, order: int, mt: int) -> None:
         """``del_page_from_free_list()``: unlink and take the pages out of NR_FREE_PAGES."""
+        if not self.hygiene:
+            mt = self.list_mt(pfn, zone)
         self._del_page_from_free_list(pfn, zone, order, mt)
         self.account_freepages(zone, -(1 << order), mt)
+
+    def list_mt(self, pfn: int, zone: Zone) -> int:
+        """The free-list index a free block is actually linked on (6.1 allows it to differ
+        from its pageblock's type)."""
+        return (self.mem.plist[pfn] - zone.list_base) % NFT
 
     def free_area_empty(self, zone: Zone, order: int, ft: int) -> bool:
         return self.mem.lhead[zone.list_base + order * NFT + freetype_idx(ft)] == NIL
@@ -559,6 +572,8 @@ class PageAllocator:
 
     def _rmqueue(self, zone: Zone, order: int, mt: int, alloc_flags: int) -> int:
         """``__rmqueue()`` with ``*mode`` in ``self.rmqm`` (kept across rmqueue_bulk())."""
+        if self.fallback_6_1:
+            return self._rmqueue_6_1(zone, order, mt, alloc_flags)
         if alloc_flags & ALLOC_CMA and zone.nr_free_cma_pages > self.zone_page_state_free(zone) // 2:
             page = self.rmqueue_smallest(zone, order, MIGRATE_CMA)
             if page != NIL:
@@ -586,6 +601,134 @@ class PageAllocator:
                 return page
         return NIL
 
+    # -------------------------------------------------- Linux 6.1 fallback (profile linux-6.1)
+    def _rmqueue_6_1(self, zone: Zone, order: int, mt: int, alloc_flags: int) -> int:
+        """``__rmqueue()`` of 6.1: smallest, else ``__rmqueue_fallback()`` and retry."""
+        while True:
+            page = self.rmqueue_smallest(zone, order, mt)
+            if page != NIL:
+                return page
+            if not self.rmqueue_fallback_6_1(zone, order, mt, alloc_flags):
+                return NIL
+
+    @staticmethod
+    def can_steal_fallback_6_1(order: int, start_mt: int) -> bool:
+        """``can_steal_fallback()`` (6.1)."""
+        return order >= PAGEBLOCK_ORDER or order >= PAGEBLOCK_ORDER // 2 or \
+            start_mt == MIGRATE_RECLAIMABLE or start_mt == MIGRATE_UNMOVABLE
+
+    def find_suitable_fallback_6_1(self, zone: Zone, order: int, start_mt: int) -> tuple[int, bool]:
+        """``find_suitable_fallback(only_stealable=false)`` (6.1): (fallback mt or -1, can_steal)."""
+        if zone.nr_free[order] == 0:
+            return -1, False
+        lhead = self.mem.lhead
+        base = zone.list_base + order * NFT
+        for fb in FALLBACKS[start_mt]:
+            if lhead[base + fb] != NIL:
+                return fb, self.can_steal_fallback_6_1(order, start_mt)
+        return -1, False
+
+    def rmqueue_fallback_6_1(self, zone: Zone, order: int, start_mt: int, alloc_flags: int) -> bool:
+        """``__rmqueue_fallback()`` (6.1): largest first, small movable steals smallest first."""
+        min_order = PAGEBLOCK_ORDER if (order < PAGEBLOCK_ORDER and alloc_flags & ALLOC_NOFRAGMENT) \
+            else order
+        cur = -1
+        fb = -1
+        can_steal = False
+        for current_order in range(MAX_PAGE_ORDER, min_order - 1, -1):
+            fb, can_steal = self.find_suitable_fallback_6_1(zone, current_order, start_mt)
+            if fb == -1:
+                continue
+            cur = current_order
+            if not can_steal and start_mt == MIGRATE_MOVABLE and current_order > order:
+                cur = -1        # goto find_smallest
+            break
+        else:
+            return False
+        if cur == -1:
+            for current_order in range(order, NR_PAGE_ORDERS):
+                fb, can_steal = self.find_suitable_fallback_6_1(zone, current_order, start_mt)
+                if fb != -1:
+                    cur = current_order
+                    break
+            if cur == -1:
+                return False
+        page = self.mem.lhead[zone.list_base + cur * NFT + fb]
+        self.steal_suitable_fallback_6_1(zone, page, alloc_flags, start_mt, can_steal)
+        self.trace_extfrag(page, order, cur, start_mt, fb)
+        return True
+
+    def steal_suitable_fallback_6_1(self, zone: Zone, page: int, alloc_flags: int, start_type: int,
+                                    whole_block: bool) -> None:
+        """``steal_suitable_fallback()`` (6.1): move the block's free pages even if unclaimed."""
+        mem = self.mem
+        current_order = mem.pstate[page] & ORDER_MASK
+        old_block_type = mem.get_pfnblock_migratetype(page)
+        single = True
+        if old_block_type != MIGRATE_HIGHATOMIC:
+            if current_order >= PAGEBLOCK_ORDER:
+                self.change_pageblock_range(page, current_order, start_type)
+                self.stats["claim_whole_block"] += 1
+            else:
+                if self.boost_watermark(zone) and alloc_flags & ALLOC_KSWAPD:
+                    zone.boosted_watermark = True
+                if whole_block:
+                    free_pages, movable_pages = self.move_freepages_block_6_1(zone, page, start_type)
+                    if start_type == MIGRATE_MOVABLE:
+                        alike = movable_pages
+                    elif old_block_type == MIGRATE_MOVABLE:
+                        alike = PAGEBLOCK_NR_PAGES - (free_pages + movable_pages)
+                    else:
+                        alike = 0
+                    if free_pages:
+                        single = False
+                        if free_pages + alike >= (1 << (PAGEBLOCK_ORDER - 1)):
+                            self.set_pageblock_migratetype(page, start_type)
+                            self.stats["claim_block"] += 1
+                        else:
+                            self.stats["steal"] += 1
+        if single:
+            if current_order < PAGEBLOCK_ORDER:
+                self.stats["steal"] += 1
+            self.move_to_free_list(page, zone, current_order, self.list_mt(page, zone), start_type)
+
+    def move_freepages_block_6_1(self, zone: Zone, pfn: int, mt: int) -> tuple[int, int]:
+        """``move_freepages_block()`` (6.1): (free pages moved to ``mt``'s tails, movable pages).
+
+        A block starting before the zone is walked from ``pfn``; one ending after it moves
+        nothing.  The pageblock's type is left to the caller.
+        """
+        start = pfn & ~(PAGEBLOCK_NR_PAGES - 1)
+        end = start + PAGEBLOCK_NR_PAGES - 1
+        if not zone.zone_spans_pfn(start):
+            start = pfn
+        if not zone.zone_spans_pfn(end):
+            return 0, 0
+        mem = self.mem
+        pstate = mem.pstate
+        pkind = mem.pkind
+        moved = movable = 0
+        p = start
+        while p <= end:
+            s = pstate[p]
+            st = s & PS_MASK
+            if st == PS_BUDDY:
+                order = s & ORDER_MASK
+                self.move_to_free_list(p, zone, order, self.list_mt(p, zone), mt)
+                p += 1 << order
+                moved += 1 << order
+                continue
+            if st == PS_ALLOC and pkind[p] & KIND_MOVABLE:
+                nr = 1 << (s & ORDER_MASK)
+                movable += min(nr, end + 1 - p) if pkind[p] & KIND_COMPOUND else 1
+                p += nr
+                continue
+            if st == PS_ALLOC or st == PS_PCP:
+                p += 1 << (s & ORDER_MASK)
+                continue
+            p += 1
+        return moved, movable
+
     def rmqueue_bulk(self, zone: Zone, order: int, count: int, lid: int, mt: int,
                      alloc_flags: int) -> int:
         """``rmqueue_bulk()``: refill a pcp list under one zone lock, keeping the mode."""
@@ -593,6 +736,7 @@ class PageAllocator:
         mem = self.mem
         pstate = mem.pstate
         state = PS_PCP | order
+        cache_mt = self.profile.pcp_cached_migratetype
         i = 0
         while i < count:
             page = self._rmqueue(zone, order, mt, alloc_flags)
@@ -600,6 +744,8 @@ class PageAllocator:
                 break
             mem.list_add_tail(lid, page)
             pstate[page] = state
+            if cache_mt:
+                mem.pkind[page] = mt & 7      # 6.1 set_pcppage_migratetype()
             i += 1
         return i
 
@@ -630,9 +776,14 @@ class PageAllocator:
         mem = self.mem
         lhead = mem.lhead
         if lhead[lid] == NIL:
-            batch = self.nr_pcp_alloc(pcp, zone, order)
-            if alloc_flags & ALLOC_HIGHATOMIC:
-                return NIL
+            if self.pcp_auto:
+                batch = self.nr_pcp_alloc(pcp, zone, order)
+                if alloc_flags & ALLOC_HIGHATOMIC:
+                    return NIL
+            else:
+                batch = pcp.batch                   # 6.1 __rmqueue_pcplist()
+                if batch > 1:
+                    batch = max(batch >> order, 2)
             alloced = self.rmqueue_bulk(zone, order, batch, lid, mt, alloc_flags)
             pcp.count += alloced << order
             if lhead[lid] == NIL:
@@ -645,7 +796,10 @@ class PageAllocator:
                         alloc_flags: int) -> int:
         """``rmqueue_pcplist()``: halve free_count, allocate from this CPU's pcp list."""
         pcp = zone.pcp[self.cpu]
-        pcp.free_count >>= 1
+        if self.pcp_auto:
+            pcp.free_count >>= 1
+        else:
+            pcp.free_factor >>= 1                   # 6.1 rmqueue_pcplist()
         lid = pcp.list_base + self.pindex_table[(order << 4) | mt]
         mem = self.mem
         if mem.lhead[lid] != NIL:       # __rmqueue_pcplist() without a refill: pop the head
@@ -672,7 +826,7 @@ class PageAllocator:
                 page = self.rmqueue_buddy_unlocked_fallback(zone, order, alloc_flags, mt)
                 if page == NIL:
                     return NIL
-        if alloc_flags & ALLOC_HIGHATOMIC:
+        if alloc_flags & ALLOC_HIGHATOMIC and self.profile.highatomic_reserve == "rmqueue_buddy":
             self.reserve_highatomic_pageblock(page, order, zone)
         self.pgalloc[zone.idx] += 1 << order
         return page
@@ -693,7 +847,7 @@ class PageAllocator:
             page = self.rmqueue_pcplist(preferred, zone, order, mt, alloc_flags)
         if page == NIL:
             page = self.rmqueue_buddy(preferred, zone, order, alloc_flags, mt)
-        if alloc_flags & ALLOC_KSWAPD and zone.boosted_watermark:
+        if zone.boosted_watermark and (alloc_flags & ALLOC_KSWAPD or not self.pcp_auto):
             zone.boosted_watermark = False
             self.wakeup_kswapd(zone, 0, 0, zone.idx)
         return page
@@ -701,6 +855,18 @@ class PageAllocator:
     # ------------------------------------------------------------------ highatomic
     def reserve_highatomic_pageblock(self, pfn: int, order: int, zone: Zone) -> None:
         """``reserve_highatomic_pageblock()``: reserve up to ~1% of the zone, a block at a time."""
+        if self.profile.highatomic_reserve != "rmqueue_buddy":
+            # 6.1: limit managed/100 + a pageblock; only the containing pageblock
+            if zone.nr_reserved_highatomic >= zone.managed_pages // 100 + PAGEBLOCK_NR_PAGES:
+                return
+            mt = self.mem.get_pfnblock_migratetype(pfn)
+            if not migratetype_is_mergeable(mt):
+                return
+            zone.nr_reserved_highatomic += PAGEBLOCK_NR_PAGES
+            self.set_pageblock_migratetype(pfn, MIGRATE_HIGHATOMIC)
+            self.move_freepages_block_6_1(zone, pfn, MIGRATE_HIGHATOMIC)
+            self.stats["highatomic_reserve"] += 1
+            return
         if zone.managed_pages // 100 < PAGEBLOCK_NR_PAGES:
             return
         max_managed = -(-(zone.managed_pages // 100) // PAGEBLOCK_NR_PAGES) * PAGEBLOCK_NR_PAGES
@@ -729,6 +895,17 @@ class PageAllocator:
                 pfn = self.mem.lhead[zone.buddy_list(order, MIGRATE_HIGHATOMIC)]
                 if pfn == NIL:
                     continue
+                if self.profile.highatomic_reserve != "rmqueue_buddy":
+                    # 6.1 unreserve_highatomic_pageblock()
+                    if self.mem.get_pfnblock_migratetype(pfn) == MIGRATE_HIGHATOMIC:
+                        zone.nr_reserved_highatomic -= min(PAGEBLOCK_NR_PAGES,
+                                                           zone.nr_reserved_highatomic)
+                    self.set_pageblock_migratetype(pfn, ac.migratetype & 7)
+                    moved, _ = self.move_freepages_block_6_1(zone, pfn, ac.migratetype & 7)
+                    if moved > 0:
+                        self.stats["highatomic_unreserve"] += 1
+                        return True
+                    continue
                 size = max(PAGEBLOCK_NR_PAGES, 1 << order)
                 if size > zone.nr_reserved_highatomic:
                     self.vm_warn("unreserve_highatomic:underflow")
@@ -752,7 +929,8 @@ class PageAllocator:
         """``__zone_watermark_unusable_free()``."""
         unusable = (1 << order) - 1
         if not (alloc_flags & ALLOC_RESERVES):
-            unusable += z.nr_free_highatomic
+            unusable += z.nr_free_highatomic if self.profile.watermark_unusable_free_highatomic \
+                else z.nr_reserved_highatomic
         if self.has_cma and not (alloc_flags & ALLOC_CMA):
             unusable += z.nr_free_cma_pages
         return unusable
@@ -801,7 +979,7 @@ class PageAllocator:
                                        self.zone_page_state_free(z))
 
     def zone_watermark_fast(self, z: Zone, order: int, mark: int, highest_zoneidx: int,
-                            alloc_flags: int) -> bool:
+                            alloc_flags: int, gfp: int = 0) -> bool:
         """``zone_watermark_fast()``: cheap order-0 test, the full test, boost exemption."""
         free_pages = self.zone_page_state_free(z)
         if not order:
@@ -811,7 +989,9 @@ class PageAllocator:
                 return True
         if self._zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags, free_pages):
             return True
-        if not order and alloc_flags & ALLOC_MIN_RESERVE and z.watermark_boost \
+        exempt = gfp & GFP_ATOMIC_6_1_BIT if self.profile.boost_exemption_gfp_atomic \
+            else alloc_flags & ALLOC_MIN_RESERVE
+        if not order and exempt and z.watermark_boost \
                 and (alloc_flags & ALLOC_WMARK_MASK) == WMARK_MIN:
             return self._zone_watermark_ok(z, 0, z._watermark[WMARK_MIN], highest_zoneidx,
                                            alloc_flags, free_pages)
@@ -833,15 +1013,16 @@ class PageAllocator:
         zonelist = ac.zonelist
         preferred = zonelist[ac.preferred]
         hz = ac.highest_zoneidx
+        pcp_auto = self.pcp_auto
         while True:
             no_fallback = alloc_flags & ALLOC_NOFRAGMENT
             for i in range(ac.preferred, len(zonelist)):
                 zone = zonelist[i]
                 if zone.idx > hz:
                     continue
-                if not zone.below_high:
+                if pcp_auto and not zone.below_high:
                     if self.zone_watermark_fast(zone, order, zone.high_wmark_pages(), hz,
-                                                alloc_flags):
+                                                alloc_flags, gfp):
                         page = self.rmqueue(preferred, zone, order, gfp, alloc_flags,
                                             ac.migratetype)
                         if page != NIL:
@@ -849,11 +1030,13 @@ class PageAllocator:
                         continue
                     zone.below_high = True
                 mark = zone._watermark[alloc_flags & ALLOC_WMARK_MASK] + zone.watermark_boost
-                if not self.zone_watermark_fast(zone, order, mark, hz, alloc_flags):
+                if not self.zone_watermark_fast(zone, order, mark, hz, alloc_flags, gfp):
                     if not (alloc_flags & ALLOC_NO_WATERMARKS):
                         continue     # node_reclaim_mode is 0 (the default): next zone
                 page = self.rmqueue(preferred, zone, order, gfp, alloc_flags, ac.migratetype)
                 if page != NIL:
+                    if alloc_flags & ALLOC_HIGHATOMIC and not pcp_auto:
+                        self.reserve_highatomic_pageblock(page, order, zone)   # 6.1 site
                     return page
             if no_fallback and not self.defrag_mode:
                 alloc_flags &= ~ALLOC_NOFRAGMENT
@@ -991,9 +1174,18 @@ class PageAllocator:
                 buddy_mt = mem.get_pfnblock_freetype(buddy_pfn)
                 if not self.can_merge_freetypes(mt, buddy_mt):
                     break
+            elif not self.hygiene:
+                buddy_mt = self.list_mt(buddy_pfn, zone)
             self._del_page_from_free_list(buddy_pfn, zone, order, buddy_mt)
             if buddy_mt != mt:
-                self.change_pageblock_range(buddy_pfn, order, mt & 7)
+                if self.profile.merge_retype_buddy:
+                    self.change_pageblock_range(buddy_pfn, order, mt & 7)
+                if not self.hygiene:
+                    # 6.1 keeps no per-type free counters, so a buddy from another list
+                    # just joins; the model's HighAtomic/CMA/isolate counts move with it
+                    lmt = self.list_mt(buddy_pfn, zone)
+                    self.account_freepages(zone, -(1 << order), lmt)
+                    self.account_freepages(zone, 1 << order, mt)
             pfn &= buddy_pfn
             order += 1
         pstate[pfn] = PS_BUDDY | order
@@ -1045,8 +1237,15 @@ class PageAllocator:
                 break
 
     def free_one_page(self, zone: Zone, pfn: int, order: int, fpi: int) -> None:
-        """``free_one_page()``: straight to the buddy lists; counts PGFREE."""
-        self.split_large_buddy(zone, pfn, order, fpi)
+        """``free_one_page()``: straight to the buddy lists; counts PGFREE.
+
+        7.2 frees a > pageblock block per pageblock (``split_large_buddy()``); 6.1 frees it
+        whole with the first pageblock's type (``__free_pages_ok()``, 6.1).
+        """
+        if self.profile.split_large_buddy:
+            self.split_large_buddy(zone, pfn, order, fpi)
+        else:
+            self._free_one_page(pfn, zone, order, self.mem.get_pfnblock_freetype(pfn), fpi)
         self.pgfree += 1 << order
 
     def free_pages_prepare(self, pfn: int, order: int) -> Zone:
@@ -1091,7 +1290,11 @@ class PageAllocator:
                 self.free_one_page(zone, pfn, order, fpi)
                 return
             ft = (ft & ~7) | MIGRATE_MOVABLE
-        self.free_frozen_page_commit(zone, zone.pcp[cpu], pfn, ft, order, fpi)
+        if self.pcp_auto:
+            self.free_frozen_page_commit(zone, zone.pcp[cpu], pfn, ft, order, fpi)
+        else:
+            self.mem.pkind[pfn] = mt                 # 6.1 page->index = pageblock type
+            self.free_unref_page_commit_6_1(zone, zone.pcp[cpu], pfn, ft, order)
 
     def free_unref_folios(self, folios: list[tuple[int, int]], cpu: int = 0) -> None:
         """``free_unref_folios()``: the batched path; emits mm_page_free_batched per pcp folio."""
@@ -1112,7 +1315,11 @@ class PageAllocator:
                 ft = (ft & ~7) | MIGRATE_MOVABLE
             if self.sink is not None:
                 self.emit("mm_page_free_batched", pfn)
-            self.free_frozen_page_commit(zone, zone.pcp[cpu], pfn, ft, order, FPI_NONE)
+            if self.pcp_auto:
+                self.free_frozen_page_commit(zone, zone.pcp[cpu], pfn, ft, order, FPI_NONE)
+            else:
+                self.mem.pkind[pfn] = self.mem.get_pfnblock_migratetype(pfn)
+                self.free_unref_page_commit_6_1(zone, zone.pcp[cpu], pfn, ft, order)
 
     def nr_pcp_free(self, pcp: PerCpuPages, batch: int, high: int, free_high: bool) -> int:
         """``nr_pcp_free()``."""
@@ -1185,6 +1392,43 @@ class PageAllocator:
                                                       ZONE_MOVABLE, 0):
             zone.below_high = False
 
+    def free_unref_page_commit_6_1(self, zone: Zone, pcp: PerCpuPages, pfn: int, ft: int,
+                                   order: int) -> None:
+        """``free_unref_page_commit()`` (6.1): fixed high, free_factor, whole-pcp free_high."""
+        self.pgfree += 1 << order
+        pindex = self.pindex_table[(order << 4) | ft]
+        mem = self.mem
+        mem.list_add(pcp.list_base + pindex, pfn)
+        mem.pstate[pfn] = PS_PCP | order
+        pcp.count += 1 << order
+        free_high = pcp.free_factor > 0 and 1 <= order <= PAGE_ALLOC_COSTLY_ORDER
+        high = self.nr_pcp_high_6_1(pcp, zone, free_high)
+        if pcp.count >= high:
+            self.free_pcppages_bulk(zone, self.nr_pcp_free_6_1(pcp, high, pcp.batch, free_high),
+                                    pcp, pindex)
+
+    @staticmethod
+    def nr_pcp_high_6_1(pcp: PerCpuPages, zone: Zone, free_high: bool) -> int:
+        """``nr_pcp_high()`` (6.1)."""
+        if not pcp.high or free_high:
+            return 0
+        if not zone.reclaim_active:
+            return pcp.high
+        return min(pcp.batch << 2, pcp.high)
+
+    @staticmethod
+    def nr_pcp_free_6_1(pcp: PerCpuPages, high: int, batch: int, free_high: bool) -> int:
+        """``nr_pcp_free()`` (6.1): doubling with free_factor, or the whole pcp on free_high."""
+        if free_high:
+            return pcp.count
+        if high < batch:
+            return 1
+        min_nr, max_nr = batch, high - batch
+        b = batch << pcp.free_factor
+        if b < max_nr and pcp.free_factor < CONFIG_PCP_BATCH_SCALE_MAX:
+            pcp.free_factor += 1
+        return min(max(b, min_nr), max_nr)
+
     def free_pcppages_bulk(self, zone: Zone, count: int, pcp: PerCpuPages, pindex: int) -> None:
         """``free_pcppages_bulk()``: round-robin from ``pindex``, each list from its tail."""
         count = min(pcp.count, count)
@@ -1195,6 +1439,7 @@ class PageAllocator:
         base = pcp.list_base
         pindex -= 1
         get_ft = mem.get_pfnblock_freetype
+        cached = self.profile.pcp_cached_migratetype
         while count > 0:
             while True:
                 pindex += 1
@@ -1207,7 +1452,11 @@ class PageAllocator:
             lid = base + pindex
             while True:
                 page = mem.list_pop_tail(lid)
-                mt = get_ft(page)
+                if cached and not zone.nr_isolate_pageblock:
+                    mt = mem.pkind[page]                # 6.1: page->index
+                    mem.pkind[page] = 0
+                else:
+                    mt = get_ft(page)
                 mem.pstate[page] = 0
                 count -= nr_pages
                 pcp.count -= nr_pages
@@ -1265,7 +1514,8 @@ class PageAllocator:
             if d:
                 zone.vm_nr_free_pages += d
                 zone.vm_free_diff[cpu] = 0
-            self.decay_pcp_high(zone, zone.pcp[cpu])
+            if self.pcp_auto:
+                self.decay_pcp_high(zone, zone.pcp[cpu])
         self.cpu = saved
 
     # ------------------------------------------------------------------ boot
@@ -1299,9 +1549,21 @@ def zone_highsize(zone: Zone, batch: int, cpu_online: int, high_fraction: int, n
 
 
 def zone_set_pageset_high_and_batch(zone: Zone, cpu_online: int, high_fraction: int,
-                                    ncpus: int) -> None:
-    """``zone_set_pageset_high_and_batch()``: batch, high_min, high_max on every CPU."""
+                                    ncpus: int, fixed_high: bool = False) -> None:
+    """``zone_set_pageset_high_and_batch()``: batch, high_min, high_max on every CPU.
+
+    ``fixed_high`` is Linux 6.1's rule: one ``high`` (``zone_highsize()``) written to
+    ``pcp->high`` directly (``pageset_update()``), no auto-tuning range.
+    """
     new_batch = zone_batchsize(zone)
+    if fixed_high:
+        high = zone_highsize(zone, new_batch, cpu_online, high_fraction, ncpus)
+        zone.pageset_high_min = zone.pageset_high_max = high
+        zone.pageset_batch = new_batch
+        for pcp in zone.pcp:
+            pcp.batch = new_batch
+            pcp.high = pcp.high_min = pcp.high_max = high
+        return
     if high_fraction:
         new_high_min = zone_highsize(zone, new_batch, cpu_online, high_fraction, ncpus)
         new_high_max = new_high_min
@@ -1353,13 +1615,18 @@ def recommended_min_free_kbytes(zones: list[Zone], min_free_kbytes: int) -> int:
 
 
 def setup_per_zone_wmarks(zones: list[Zone], min_free_kbytes: int, watermark_scale_factor: int,
-                          high_fraction: int, ncpus: int) -> None:
-    """``__setup_per_zone_wmarks()`` then ``zone_pcp_update(zone, 0)`` for every zone."""
+                          high_fraction: int, ncpus: int, movable_capped: bool = True,
+                          fixed_high: bool = False) -> None:
+    """``__setup_per_zone_wmarks()`` then ``zone_pcp_update(zone, 0)`` for every zone.
+
+    ``movable_capped``: ZONE_MOVABLE's min is clamped like highmem (7.2; 6.1 caps only
+    highmem, which x86-64 does not have).
+    """
     pages_min = min_free_kbytes >> 2
     lowmem_pages = sum(z.managed_pages for z in zones if z.idx != ZONE_MOVABLE and z.idx != ZONE_DEVICE)
     for z in zones:
         tmp = pages_min * z.managed_pages // lowmem_pages if lowmem_pages else 0
-        if z.idx == ZONE_MOVABLE:
+        if z.idx == ZONE_MOVABLE and movable_capped:
             z._watermark[WMARK_MIN] = min(max(z.managed_pages // 1024, 32), 128)
         else:
             z._watermark[WMARK_MIN] = tmp
@@ -1372,7 +1639,7 @@ def setup_per_zone_wmarks(zones: list[Zone], min_free_kbytes: int, watermark_sca
         z._watermark[3] = z._watermark[WMARK_HIGH] + step
     for z in zones:
         if z.pcp:
-            zone_set_pageset_high_and_batch(z, 0, high_fraction, ncpus)
+            zone_set_pageset_high_and_batch(z, 0, high_fraction, ncpus, fixed_high)
 
 
 def setup_per_zone_lowmem_reserve(zones: list[Zone], ratios: tuple[int, ...]) -> None:

@@ -272,6 +272,8 @@ def _install_dump(m: Machine, dump: BuddyDump) -> None:
         if z.name not in listed:
             z.zone_start_pfn = z.spanned_pages = z.present_pages = z.managed_pages = 0
             z.pcp = []
+            if z.idx == 3 and m.profile.movable_wmark_capped:   # empty ZONE_MOVABLE: min 32
+                z._watermark = [32, 32, 32, 32]
     setup_per_zone_lowmem_reserve(m.zones, m.config.lowmem_reserve_ratio)
     m.alloc.zonelist = [z for z in reversed(m.zones) if z.managed_pages > 0]
     m.alloc._gfp_cache.clear()

@@ -1,0 +1,258 @@
+"""Fidelity probe: how often does the model pick the kernel's PFN? (decide mode, first cut)
+
+Starts from an exact dump of a real trace, then walks the trace to the next dump. For every
+successful ``mm_page_alloc`` the model allocates with the same gfp/order/CPU; the probe
+counts whether it chose the kernel's PFN, then repairs the state to the kernel's choice
+(gives the model's page back to the head of the pcp list it came from, takes the kernel's
+page from wherever the model holds it) and goes on.  Frees are applied with the model's
+free path.  pcp refills are compared with the kernel's ``percpu_refill=1`` events.
+
+This is a measurement tool, not the replay engine: it ignores the paths without events
+(traces README section 9) except for the simplest repairs, so its misses are an upper
+bound on the model's own errors.
+
+    python -m pagealloc.workload.decide_probe ../shared/traces/linux-7.2/anon [--dump 1] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import sys
+from pathlib import Path
+
+from pagealloc.machine import Machine
+from pagealloc.mm.mmzone import KIND_COMPOUND, NIL, ORDER_MASK, PS_ALLOC, PS_BUDDY, PS_MASK, PS_PCP
+from pagealloc.mm.tracepoints import TraceRecorder
+from pagealloc.workload.ftrace import read_trace
+from pagealloc.workload.state import KIND_UNKNOWN, machine_from_snapshot
+
+
+def covering_block(m: Machine, pfn: int) -> tuple[int, int, int]:
+    """(head, order, state) of the block holding pfn."""
+    ps = m.mem.pstate
+    for order in range(0, 11):
+        head = pfn & ~((1 << order) - 1)
+        s = ps[head]
+        if s & PS_MASK in (PS_ALLOC, PS_PCP, PS_BUDDY) and (s & ORDER_MASK) >= order:
+            if head + (1 << (s & ORDER_MASK)) > pfn:
+                return head, s & ORDER_MASK, s & PS_MASK
+    return NIL, 0, 0
+
+
+def take_page(m: Machine, pfn: int, order: int) -> bool:
+    """Force the block [pfn, pfn + 2^order) allocated, wherever the model holds it."""
+    mem, alloc = m.mem, m.alloc
+    head, horder, st = covering_block(m, pfn)
+    if head == NIL or st == PS_ALLOC:
+        return False
+    zone = alloc.zone_of(pfn)
+    if st == PS_PCP:
+        if head != pfn or horder != order:
+            return False
+        mem.list_del(pfn)
+        mem.pstate[pfn] = 0
+        pcp = next(p for p in zone.pcp if p.list_base <= mem.plist[pfn] < p.list_base + m.profile.nr_pcp_lists)
+        pcp.count -= 1 << order
+    else:
+        ft = mem.get_pfnblock_freetype(head)
+        alloc.del_page_from_free_list(head, zone, horder, ft)
+        # break_down_buddy_pages(): free the parts around the target
+        high = horder
+        cur = head
+        while high > order:
+            high -= 1
+            size = 1 << high
+            if pfn >= cur + size:
+                alloc._add_to_free_list(cur, zone, high, ft, False)
+                mem.pstate[cur] = PS_BUDDY | high
+                alloc.account_freepages(zone, size, ft)
+                cur += size
+            else:
+                alloc._add_to_free_list(cur + size, zone, high, ft, False)
+                mem.pstate[cur + size] = PS_BUDDY | high
+                alloc.account_freepages(zone, size, ft)
+    mem.pstate[pfn] = PS_ALLOC | order
+    return True
+
+
+PENDING: dict[int, set[int]] = {}
+
+
+def prepare_free(m: Machine, pfn: int, order: int) -> str:
+    """Make the model's state admit a free of (pfn, order); return how."""
+    mem = m.mem
+    s = mem.pstate[pfn]
+    if s == PS_ALLOC | order:
+        return "ok"
+    head, horder, st = covering_block(m, pfn)
+    if st in (PS_PCP, PS_BUDDY):
+        return "already_free"
+    if st == PS_ALLOC and horder > order and not mem.pkind[head] & KIND_COMPOUND \
+            and not mem.pkind[head] & KIND_UNKNOWN and m.profile.kernel == "7.2":
+        # vfree -> free_pages_bulk(): the pages are traced one by one, then the whole
+        # aligned block goes back with no event (traces README 9.2)
+        done = PENDING.setdefault(head, set())
+        done.add(pfn)
+        if len(done) == 1 << horder:
+            del PENDING[head]
+            m.alloc.free_frozen_pages(head, horder, 0)
+            return "vfree_block"
+        return "vfree_page"
+    if st == PS_ALLOC and horder > order and not mem.pkind[head] & KIND_COMPOUND:
+        kind = mem.pkind[head]
+        for p in range(head, head + (1 << horder)):
+            mem.pstate[p] = PS_ALLOC
+            mem.pkind[p] = kind
+        if order == 0:
+            return "split"
+    if order > 0 and all(mem.pstate[p] == PS_ALLOC and mem.pkind[p] & KIND_UNKNOWN
+                         for p in range(pfn, pfn + (1 << order))):
+        mem.pkind[pfn + 1:pfn + (1 << order)] = bytes((1 << order) - 1)
+        mem.pstate[pfn + 1:pfn + (1 << order)] = bytes((1 << order) - 1)
+        mem.pstate[pfn] = PS_ALLOC | order
+        return "coalesce"
+    if mem.pstate[pfn] == PS_ALLOC | order:
+        return "split"
+    return "bad"
+
+
+def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
+    summary = json.loads((capture / "summary.json").read_text())
+    dumps = summary.get("dumps") or [{"id": 1, "snapshot": "snap_before"}, {"id": 2, "snapshot": "snap_after"}]
+    snap = next(d["snapshot"] for d in dumps if d["id"] == dump_id)
+    m = machine_from_snapshot(capture / snap)
+    # allocations made before the dump and still outstanding at it: their real order
+    # (traces README 12: read the trace before the dump to know what is outstanding)
+    outstanding: dict[int, tuple[int, int]] = {}
+    for ev in read_trace(capture / "trace.txt.xz", m.profile.gfp_table):
+        if ev.name == "gt_show" and int(ev.text.split("id=")[1]) == dump_id:
+            break
+        if ev.name == "mm_page_alloc" and ev.fields["pfn"] >= 0:
+            outstanding[ev.fields["pfn"]] = (ev.fields["order"], ev.fields["gfp_flags"])
+        elif ev.name == "mm_page_free":
+            outstanding.pop(ev.fields["pfn"], None)
+    for pfn, (order, gfp) in outstanding.items():
+        size = 1 << order
+        ps = m.mem.pstate
+        if order and all(ps[q] == PS_ALLOC for q in range(pfn, pfn + size)):
+            ps[pfn:pfn + size] = bytes(size)
+            m.mem.pkind[pfn:pfn + size] = bytes(size)
+            ps[pfn] = PS_ALLOC | order
+            m.mem.pkind[pfn] = KIND_COMPOUND if gfp & 0x40000 else 0
+    rec = TraceRecorder()
+    m.attach(rec)
+    stats: collections.Counter[str] = collections.Counter()
+    by_order: collections.Counter[str] = collections.Counter()
+    kernel_refill: list[int] = []
+    first_misses: list[str] = []
+    started = False
+    interval = []
+    n_allocs = extra = 0
+    for ev in read_trace(capture / "trace.txt.xz", m.profile.gfp_table):
+        if ev.name == "gt_show":
+            n = int(ev.text.split("id=")[1])
+            if n == dump_id:
+                started = True
+                continue
+            if started and n == dump_id + 1:
+                break
+        if started:
+            interval.append(ev)
+            if ev.name == "mm_page_alloc":
+                n_allocs += 1
+            if limit and n_allocs >= limit:
+                extra += 1
+                if extra > 5000:      # room for the batched-free pairing below
+                    break
+    # A batched free reaches the pcp list at its mm_page_free_batched line, not at its
+    # mm_page_free line (traces README 12): move such frees to the batched line.
+    pending: dict[int, int] = {}
+    deferred: dict[int, object] = {}
+    skip: set[int] = set()
+    for i, ev in enumerate(interval):
+        if ev.name == "mm_page_free":
+            pending[ev.fields["pfn"]] = i
+        elif ev.name == "mm_page_free_batched":
+            j = pending.pop(ev.fields["pfn"], None)
+            if j is not None:
+                skip.add(j)
+                deferred[i] = interval[j]
+        elif ev.name == "mm_page_alloc":
+            pending.pop(ev.fields["pfn"], None)
+    for i, ev in enumerate(interval):
+        if i in skip:
+            continue
+        if i in deferred:
+            ev = deferred[i]  # type: ignore[assignment]
+        f = ev.fields
+        if ev.name == "mm_page_alloc_zone_locked":
+            if f["percpu_refill"]:
+                kernel_refill.append(f["pfn"])
+            continue
+        if ev.name == "mm_page_alloc":
+            if f["pfn"] < 0:
+                stats["alloc_failed_in_kernel"] += 1
+                continue
+            k, order = f["pfn"], f["order"]
+            rec.events.clear()
+            p = m.alloc.alloc_pages(f["gfp_flags"], order, 0)
+            model_refill = [a[0] for (n_, _c, a) in rec.events if n_ == "mm_page_alloc_zone_locked" and a[3]]
+            if kernel_refill or model_refill:
+                stats["refills"] += 1
+                stats["refills_equal"] += kernel_refill == model_refill
+            kernel_refill = []
+            key = f"order{order}/mt{f['migratetype']}"
+            by_order[key + ":n"] += 1
+            stats["allocs"] += 1
+            if p == k:
+                stats["match"] += 1
+                by_order[key + ":match"] += 1
+                continue
+            if len(first_misses) < 10:
+                first_misses.append(f"line {ev.lineno}: kernel {k:#x} model {p:#x} order {order} gfp {f['gfp_flags']:#x}")
+            if p != NIL:
+                m.mem.pstate[p] = 0
+                m.mem.pkind[p] = 0
+                zone = m.alloc.zone_of(p)
+                ft = m.mem.get_pfnblock_freetype(p)
+                if order <= 3 or order == 9:
+                    mt = ft & 7 if (ft & 7) < 3 else 1
+                    pcp = zone.pcp[0]
+                    m.mem.list_add(pcp.list_base + m.profile.order_to_pindex(mt, order), p)
+                    m.mem.pstate[p] = PS_PCP | order
+                    pcp.count += 1 << order
+                else:
+                    m.mem.pstate[p] = PS_ALLOC | order
+                    m.alloc.free_one_page(zone, p, order, 0)
+            if not take_page(m, k, order):
+                stats["kernel_page_not_free_in_model"] += 1
+        elif ev.name == "mm_page_free":
+            how = prepare_free(m, f["pfn"], f["order"])
+            if how == "already_free" and take_page(m, f["pfn"], f["order"]):
+                # alloc_pages_bulk() took it without an event (traces README 9.1)
+                how = "bulk_allocated"
+            stats["free_" + how] += 1
+            if how in ("ok", "split", "coalesce", "bulk_allocated"):
+                m.alloc.free_frozen_pages(f["pfn"], f["order"], 0)
+        if limit and stats["allocs"] >= limit:
+            break
+    rate = stats["match"] / max(1, stats["allocs"])
+    return {"capture": str(capture), "dump": dump_id, "match_rate": round(rate, 4),
+            "stats": dict(stats), "by_order": dict(sorted(by_order.items())),
+            "first_misses": first_misses}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("capture", type=Path)
+    ap.add_argument("--dump", type=int, default=1)
+    ap.add_argument("--limit", type=int, default=0)
+    a = ap.parse_args()
+    print(json.dumps(probe(a.capture, a.dump, a.limit), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
