@@ -1355,16 +1355,22 @@ class PageAllocator:
                 pcp.high = min(max(need_high, high_min), high_max)
         return high
 
-    def free_frozen_page_commit(self, zone: Zone, pcp: PerCpuPages, pfn: int, ft: int,
-                                order: int, fpi: int) -> None:
-        """``free_frozen_page_commit()`` (7.2): LIFO push, free_high, batched overflow drain."""
-        pcp.alloc_factor >>= 1
+    def pcp_push(self, pcp: PerCpuPages, pfn: int, ft: int, order: int) -> int:
+        """The common start of both commit versions: count PGFREE, ``list_add()`` the page
+        at the head of its pcp list (LIFO), account it; returns the pindex."""
         self.pgfree += 1 << order
         pindex = self.pindex_table[(order << 4) | ft]
         mem = self.mem
         mem.list_add(pcp.list_base + pindex, pfn)
         mem.pstate[pfn] = PS_PCP | order
         pcp.count += 1 << order
+        return pindex
+
+    def free_frozen_page_commit(self, zone: Zone, pcp: PerCpuPages, pfn: int, ft: int,
+                                order: int, fpi: int) -> None:
+        """``free_frozen_page_commit()`` (7.2): LIFO push, free_high, batched overflow drain."""
+        pcp.alloc_factor >>= 1
+        pindex = self.pcp_push(pcp, pfn, ft, order)
         batch = pcp.batch
         free_high = False
         if order and order <= PAGE_ALLOC_COSTLY_ORDER:
@@ -1395,12 +1401,7 @@ class PageAllocator:
     def free_unref_page_commit_6_1(self, zone: Zone, pcp: PerCpuPages, pfn: int, ft: int,
                                    order: int) -> None:
         """``free_unref_page_commit()`` (6.1): fixed high, free_factor, whole-pcp free_high."""
-        self.pgfree += 1 << order
-        pindex = self.pindex_table[(order << 4) | ft]
-        mem = self.mem
-        mem.list_add(pcp.list_base + pindex, pfn)
-        mem.pstate[pfn] = PS_PCP | order
-        pcp.count += 1 << order
+        pindex = self.pcp_push(pcp, pfn, ft, order)
         free_high = pcp.free_factor > 0 and 1 <= order <= PAGE_ALLOC_COSTLY_ORDER
         high = self.nr_pcp_high_6_1(pcp, zone, free_high)
         if pcp.count >= high:

@@ -66,15 +66,15 @@ def format_event(name: str, args: tuple[int, ...], table: GfpTable = GFP_TABLE_7
                 f"fragmenting={1 if fallback_order < PAGEBLOCK_ORDER else 0} "
                 f"change_ownership={change}")
     if name == "mm_vmscan_wakeup_kswapd":
-        nid, zid, order, gfp = args
-        return (f"mm_vmscan_wakeup_kswapd: nid={nid} zid={zid} order={order} "
+        nid, _zid, order, gfp = args            # include/trace/events/vmscan.h: no zid since v5.4
+        return (f"mm_vmscan_wakeup_kswapd: nid={nid} order={order} "
                 f"gfp_flags={show_gfp_flags(gfp, table)}")
     return f"{name}: " + " ".join(str(a) for a in args)
 
 
 def format_line(task: str, pid: int, cpu: int, flags: str, ts_ns: int, event: str) -> str:
     """An ftrace ``trace`` line: ``<task>-<pid> [<cpu>] <flags> <sec>.<usec>: <event>``."""
-    us = ts_ns // 1000
+    us = (ts_ns + 500) // 1000          # ns2usecs() rounds to the nearest microsecond
     return f"{task:>16}-{pid:<7} [{cpu:03d}] {flags} {us // 1_000_000:5d}.{us % 1_000_000:06d}: {event}"
 
 

@@ -12,6 +12,8 @@ A malformed line raises :class:`TraceFormatError` naming the file, line number a
 
 from __future__ import annotations
 
+from pagealloc.workload.errors import InputFormatError
+
 import bz2
 import gzip
 import lzma
@@ -25,12 +27,8 @@ KMEM_EVENTS = ("mm_page_alloc", "mm_page_free", "mm_page_free_batched",
                "mm_page_alloc_zone_locked", "mm_page_pcpu_drain", "mm_page_alloc_extfrag")
 
 
-class TraceFormatError(ValueError):
-    """A trace line cannot be parsed; ``str()`` is ``<file>:<line>: field '<f>': <why>``."""
-
-    def __init__(self, path: str, lineno: int, fieldname: str, problem: str) -> None:
-        self.path, self.lineno, self.field = path, lineno, fieldname
-        super().__init__(f"{path}:{lineno}: field '{fieldname}': {problem}")
+class TraceFormatError(InputFormatError):
+    """A trace line cannot be parsed."""
 
 
 @dataclass(slots=True)

@@ -15,6 +15,8 @@ file, the 1-based line and the field.
 """
 from __future__ import annotations
 
+from pagealloc.workload.errors import InputFormatError
+
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -37,18 +39,8 @@ __all__ = [
 ]
 
 
-class ProcFormatError(ValueError):
-    """A line of a /proc file does not follow the expected format.
-
-    ``str(err)`` reads ``<file>:<line>: field '<field>': <problem>``.
-    """
-
-    def __init__(self, path: str, lineno: int, fieldname: str, problem: str) -> None:
-        self.path = path
-        self.lineno = lineno
-        self.field = fieldname
-        self.problem = problem
-        super().__init__(f"{path}:{lineno}: field '{fieldname}': {problem}")
+class ProcFormatError(InputFormatError):
+    """A line of a /proc file does not follow the expected format."""
 
 
 def _int(path: str, lineno: int, name: str, text: str) -> int:

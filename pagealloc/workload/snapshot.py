@@ -28,6 +28,8 @@ returns the problems as text instead of raising.
 """
 from __future__ import annotations
 
+from pagealloc.workload.errors import InputFormatError
+
 import lzma
 import os
 from dataclasses import dataclass, field
@@ -110,18 +112,8 @@ _C_72: tuple[tuple[str, int], ...] = (
 )
 
 
-class SnapshotFormatError(ValueError):
-    """A dump line does not follow the format.
-
-    ``str(err)`` reads ``<file>:<line>: field '<field>': <problem>``.
-    """
-
-    def __init__(self, path: str, lineno: int, fieldname: str, problem: str) -> None:
-        self.path = path
-        self.lineno = lineno
-        self.field = fieldname
-        self.problem = problem
-        super().__init__(f"{path}:{lineno}: field '{fieldname}': {problem}")
+class SnapshotFormatError(InputFormatError):
+    """A dump line does not follow the format."""
 
 
 @dataclass(slots=True)
