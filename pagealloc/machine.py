@@ -311,6 +311,8 @@ class Machine:
             "nr_free_pages": sum(max(0, z.vm_nr_free_pages) for z in zs),
             "nr_free_pages_blocks": sum(z.nr_free_pages_blocks for z in zs),
             "nr_free_cma": sum(z.nr_free_cma_pages for z in zs),
+            "numa_hit": sum(z.numa_hit for z in zs),
+            "numa_local": sum(z.numa_hit for z in zs),
         }
         for name in ("pgalloc_dma", "pgalloc_dma32", "pgalloc_normal", "pgalloc_movable",
                      "pgalloc_device", "pgfree"):
@@ -380,7 +382,8 @@ class Machine:
                 nr_free_pages=max(0, z.vm_nr_free_pages),
                 zone_items={"nr_free_pages": max(0, z.vm_nr_free_pages),
                             "nr_free_pages_blocks": z.nr_free_pages_blocks,
-                            "nr_free_cma": z.nr_free_cma_pages},
+                            "nr_free_cma": z.nr_free_cma_pages,
+                            "numa_hit": z.numa_hit, "numa_local": z.numa_hit},
                 pcp=pcps, cma_pages=z.cma_pages, nr_free_pages_blocks=z.nr_free_pages_blocks,
                 nr_free_cma=z.nr_free_cma_pages, stat_threshold=z.stat_threshold,
                 reserved_highatomic=z.nr_reserved_highatomic,

@@ -118,6 +118,7 @@ class Zone:
         "below_high", "boosted_watermark", "reclaim_active", "nr_isolate_pageblock",
         "compact_cached_free_pfn", "compact_cached_migrate_pfn", "compact_considered",
         "compact_defer_shift", "compact_order_failed", "compact_blockskip_flush",
+        "numa_hit",
     )
 
     def __init__(self, idx: int, name: str, node: int) -> None:
@@ -156,6 +157,7 @@ class Zone:
         self.compact_defer_shift = 0
         self.compact_order_failed = 0
         self.compact_blockskip_flush = False
+        self.numa_hit = 0             # zone_statistics(): one node, so hit == local
 
     @property
     def zone_end_pfn(self) -> int:

@@ -809,6 +809,7 @@ class PageAllocator:
             page = self._rmqueue_pcplist(zone, order, mt, alloc_flags, pcp, lid)
         if page != NIL:
             self.pgalloc[zone.idx] += 1 << order
+            zone.numa_hit += 1           # zone_statistics(preferred, zone, 1)
         return page
 
     def rmqueue_buddy(self, preferred: Zone, zone: Zone, order: int, alloc_flags: int,
@@ -829,6 +830,7 @@ class PageAllocator:
         if alloc_flags & ALLOC_HIGHATOMIC and self.profile.highatomic_reserve == "rmqueue_buddy":
             self.reserve_highatomic_pageblock(page, order, zone)
         self.pgalloc[zone.idx] += 1 << order
+        zone.numa_hit += 1
         return page
 
     def rmqueue_buddy_unlocked_fallback(self, zone: Zone, order: int, alloc_flags: int,

@@ -112,20 +112,23 @@ def parse_line(line: str, lineno: int = 0, path: str = "trace",
     if len(parts) < 2:
         raise TraceFormatError(path, lineno, "timestamp", "line ends after the cpu field")
     flags, rest = parts
-    colon = rest.find(": ")
-    if colon < 0:
-        raise TraceFormatError(path, lineno, "timestamp", "no ': ' after the timestamp")
-    try:
-        ts = float(rest[:colon])
-    except ValueError:
-        # irq-info off: no flags column; the first token is the timestamp
+    if flags.endswith(":"):
+        # irq-info off (options/irq-info=0): no flags column, the token is the timestamp
         try:
-            ts = float(flags.rstrip(":"))
-            rest = (flags + " " + rest)[len(flags) + 1:]
-            flags = ""
+            ts = float(flags[:-1])
+        except ValueError:
+            raise TraceFormatError(path, lineno, "timestamp", f"not a number: {flags!r}") from None
+        flags = ""
+        body = rest
+    else:
+        colon = rest.find(": ")
+        if colon < 0:
+            raise TraceFormatError(path, lineno, "timestamp", "no ': ' after the timestamp")
+        try:
+            ts = float(rest[:colon])
         except ValueError:
             raise TraceFormatError(path, lineno, "timestamp", f"not a number: {rest[:colon]!r}") from None
-    body = rest[colon + 2:]
+        body = rest[colon + 2:]
     colon2 = body.find(":")
     if colon2 < 0:
         raise TraceFormatError(path, lineno, "event", "no event name")
