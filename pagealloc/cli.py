@@ -40,7 +40,9 @@ def _parse_set(items: Sequence[str]) -> dict[str, Any]:
             raise UsageError(f"--set {key}: unknown knob; known: {', '.join(sorted(fields))}")
         default = getattr(MachineConfig(), key)
         try:
-            if isinstance(default, bool):
+            if key in ("reserved", "ram_ranges"):
+                out[key] = _parse_ranges(key, value)
+            elif isinstance(default, bool):
                 if value.lower() not in ("0", "1", "true", "false", "on", "off", "yes", "no"):
                     raise ValueError(value)
                 out[key] = value.lower() in ("1", "true", "on", "yes")
@@ -54,6 +56,19 @@ def _parse_set(items: Sequence[str]) -> dict[str, Any]:
                 out[key] = value
         except ValueError:
             raise UsageError(f"--set {key}={value}: not a valid value for {key}") from None
+    return out
+
+
+def _parse_ranges(key: str, value: str) -> list[tuple[int, int]]:
+    """``START-END[,START-END...]`` PFN ranges (end exclusive; 0x for hex); empty: none."""
+    out: list[tuple[int, int]] = []
+    for part in value.replace(" ", "").split(","):
+        if not part:
+            continue
+        if "-" not in part:
+            raise UsageError(f"--set {key}={value}: {part!r} is not a START-END pfn range")
+        a, b = part.split("-", 1)
+        out.append((int(a, 0), int(b, 0)))
     return out
 
 

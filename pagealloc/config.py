@@ -181,5 +181,8 @@ def config_from_kwargs(**kwargs: Any) -> MachineConfig:
     if "kernel_image_size" in kwargs:
         kwargs["kernel_image_size"] = parse_size(kwargs["kernel_image_size"], "kernel_image_size")
     cfg = MachineConfig(**kwargs)
-    cfg.validate()
+    try:
+        cfg.validate()
+    except (TypeError, AttributeError) as e:
+        raise ConfigError(f"invalid machine config: {e}") from None
     return cfg

@@ -133,12 +133,8 @@ def test_proc_fallback_prints_synthesized_banner(traces_dir: Path, tmp_path: Pat
         assert rest == (src / name).read_text()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the /proc fallback (machine_from_proc/_synthesize_zone) "
-                   "exits 2 on 18 of the 48 real snapshots: every 6.1 one ('DMA: not enough Unmovable "
-                   "pageblocks': the zone starts at pfn 1, so pageblock 0 is dropped from the candidates "
-                   "by `(b << PAGEBLOCK_ORDER) >= zone_first`), and 7.2 frag/reclaim ones whose free "
-                   "pages need more than half of their type's pageblocks")
-@pytest.mark.parametrize("snap", ["linux-6.1/anon/snap_before", "linux-7.2/frag/snap_m03_mid_thp_touched"])
+@pytest.mark.parametrize("snap", ["linux-6.1/anon/snap_before", "linux-6.1/reclaim/snap_after",
+                                  "linux-7.2/frag/snap_m03_mid_thp_touched", "linux-7.2/reclaim/snap_after"])
 def test_proc_fallback_loads_every_real_snapshot(traces_dir: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str], snap: str) -> None:
     """zoneinfo+pagetypeinfo of any real snapshot can be synthesized, with exact counts."""
@@ -326,9 +322,6 @@ def test_snapshot_missing_dir_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "nope" in err
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="BUG: `--set reserved=0` is typed as int (MachineConfig.reserved defaults to "
-                   "None) and MachineConfig.validate() iterates it: TypeError traceback, exit 1")
 def test_set_reserved_bad_value_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     """A list-valued knob given a scalar is an input error: exit 2 naming 'reserved'."""
     rc, _, err = run(capsys, "info", "--memory", "1G", "--set", "reserved=0")

@@ -6,8 +6,8 @@ lists) with the three pcp migratetypes, several CPUs, and a live set held near a
 occupancy so that the machine runs close to, but normally not into, its watermarks.
 
 Events are plain tuples so a stream can be generated once and replayed cheaply:
-``(OP_ALLOC, gfp, order, cpu)`` and ``(OP_FREE, slot, 0, cpu)`` where ``slot`` is the index
-of the earlier allocation to free (its order is known from the allocation).
+``(OP_ALLOC, gfp, order, cpu)`` and ``(OP_FREE, slot, order, cpu)`` where ``slot`` is the index
+of the earlier allocation to free and ``order`` its order.
 """
 
 from __future__ import annotations

@@ -420,6 +420,18 @@ def machine_from_proc(snapdir: Path, profile: str | Profile | None = None) -> Ma
     return m
 
 
+def _aligned_positions(blocks: list[int], order: int) -> list[int]:
+    """Every order-aligned PFN inside the given pageblocks (whole runs for order > 9)."""
+    size = 1 << order
+    if order <= PAGEBLOCK_ORDER:
+        per = PAGEBLOCK_NR_PAGES // size
+        return [(b << PAGEBLOCK_ORDER) + i * size for b in blocks for i in range(per)]
+    need = 1 << (order - PAGEBLOCK_ORDER)
+    bset = set(blocks)
+    return [b << PAGEBLOCK_ORDER for b in blocks
+            if b % need == 0 and all(b + i in bset for i in range(1, need))]
+
+
 def _synthesize_zone(m: Machine, z: Zone, node: int, type_names: list[str], pti: Pagetypeinfo) -> None:
     mem = m.mem
     alloc = m.alloc
@@ -447,50 +459,43 @@ def _synthesize_zone(m: Machine, z: Zone, node: int, type_names: list[str], pti:
                 (PB_MIGRATE_ISOLATE | MIGRATE_MOVABLE) if mt == MIGRATE_ISOLATE else mt)
             if mt == MIGRATE_ISOLATE:
                 z.nr_isolate_pageblock += 1
-    # place free blocks: per type, whole blocks for orders >= pageblock_order (aligned runs,
-    # never two free order-9 buddies), then lower orders bump-allocated in the remaining
-    # blocks, each in the lower half of a 2^(order+1) slot whose upper half stays in use
-    zone_first = z.zone_start_pfn
+    # place free blocks, per type, largest order first, first fit from the lowest address of
+    # the type's pageblocks: a position is usable if all its pages are RAM inside the zone and
+    # unused, and its buddy of the same order is not already a free block of that order (so
+    # __free_one_page() would not have merged them)
+    zone_first, zone_end = z.zone_start_pfn, z.zone_end_pfn
+    pstate = mem.pstate
     for tname in kernel_names:
         mt = name_to_mt[tname]
         counts = pti.free_row(z.name, tname, node).counts
-        mine = sorted(b for b in assign[mt] if (b << PAGEBLOCK_ORDER) >= zone_first)
-        avail = set(mine)
+        mine = sorted(assign[mt])
+        used: set[int] = set()                     # pages already given to a free block
+        placed: set[tuple[int, int]] = set()       # (order, pfn)
         placements: list[tuple[int, int]] = []
-        whole_free9: set[int] = set()
-        for order in range(NR_PAGE_ORDERS - 1, PAGEBLOCK_ORDER - 1, -1):
-            need = 1 << (order - PAGEBLOCK_ORDER)
+        for order in range(NR_PAGE_ORDERS - 1, -1, -1):
             n = counts[order] if order < len(counts) else 0
+            if not n:
+                continue
+            size = 1 << order
+            candidates = _aligned_positions(mine, order)
+            it = iter(candidates)
             for _ in range(n):
-                for b in mine:
-                    run = range(b, b + need)
-                    if b % need or not all(x in avail for x in run):
+                for pfn in it:
+                    if pfn < zone_first or pfn + size > zone_end:
                         continue
-                    if order == PAGEBLOCK_ORDER and (b ^ 1) in whole_free9:
+                    if order < MAX_PAGE_ORDER and (order, pfn ^ size) in placed:
+                        continue
+                    if any(q in used or pstate[q] in (PS_HOLE, PS_RESERVED)
+                           for q in range(pfn, pfn + size)):
                         continue
                     break
                 else:
                     raise StateImportError(
-                        f"{z.name}: cannot place {n} free order-{order} {tname} blocks in "
+                        f"{z.name}: cannot place {n} free order-{order} {tname} blocks in its "
                         f"{len(mine)} {tname} pageblocks")
-                for x in run:
-                    avail.discard(x)
-                if order == PAGEBLOCK_ORDER:
-                    whole_free9.add(b)
-                placements.append((b << PAGEBLOCK_ORDER, order))
-        rest = [b for b in mine if b in avail]
-        pos = 0
-        for order in range(PAGEBLOCK_ORDER - 1, -1, -1):
-            n = counts[order] if order < len(counts) else 0
-            slot = 1 << (order + 1)
-            for _ in range(n):
-                pos = (pos + slot - 1) & ~(slot - 1)
-                bi = pos >> PAGEBLOCK_ORDER
-                if bi >= len(rest):
-                    raise StateImportError(
-                        f"{z.name}: not enough {tname} pageblocks to place its free pages")
-                placements.append(((rest[bi] << PAGEBLOCK_ORDER) + (pos & (PAGEBLOCK_NR_PAGES - 1)), order))
-                pos += slot
+                used.update(range(pfn, pfn + size))
+                placed.add((order, pfn))
+                placements.append((pfn, order))
         for pfn, order in placements:
             size = 1 << order
             mem.pstate[pfn:pfn + size] = bytes(size)
