@@ -139,3 +139,18 @@ def test_missing_snapshot_files_error(tmp_path: Path) -> None:
     from pagealloc.workload.state import StateImportError
     with pytest.raises(StateImportError, match="no gt_buddydump"):
         machine_from_snapshot(tmp_path)
+
+
+def test_proc_fallback_on_every_real_snapshot(traces_dir: Path, tmp_path: Path) -> None:
+    """From only zoneinfo + pagetypeinfo, every real snapshot synthesizes a machine whose
+    invariants hold and whose pagetypeinfo equals the kernel's file byte for byte."""
+    import shutil
+    for i, d in enumerate(_snapdirs(traces_dir)):
+        snap = tmp_path / f"cap{i}" / "snap"
+        snap.mkdir(parents=True)
+        for f in ("zoneinfo", "pagetypeinfo"):
+            shutil.copy(d / f, snap / f)
+        m = machine_from_snapshot(snap)
+        assert m.synthesized_layout
+        m.check()
+        assert m.proc("pagetypeinfo") == (d / "pagetypeinfo").read_text(), d
