@@ -15,6 +15,7 @@ Two sources, best first:
 
 from __future__ import annotations
 
+import heapq
 import lzma
 import os
 from pathlib import Path
@@ -420,16 +421,59 @@ def machine_from_proc(snapdir: Path, profile: str | Profile | None = None) -> Ma
     return m
 
 
-def _aligned_positions(blocks: list[int], order: int) -> list[int]:
-    """Every order-aligned PFN inside the given pageblocks (whole runs for order > 9)."""
-    size = 1 << order
-    if order <= PAGEBLOCK_ORDER:
-        per = PAGEBLOCK_NR_PAGES // size
-        return [(b << PAGEBLOCK_ORDER) + i * size for b in blocks for i in range(per)]
-    need = 1 << (order - PAGEBLOCK_ORDER)
-    bset = set(blocks)
-    return [b << PAGEBLOCK_ORDER for b in blocks
-            if b % need == 0 and all(b + i in bset for i in range(1, need))]
+def _good_runs(st: "np.ndarray", blocks: list[int], lo: int, hi: int) -> list[tuple[int, int]]:
+    """Maximal runs of PFNs in ``blocks`` (pageblock numbers) within [lo, hi) that are RAM
+    and not reserved."""
+    runs: list[tuple[int, int]] = []
+    for b in blocks:
+        a, e = max(b << PAGEBLOCK_ORDER, lo), min((b + 1) << PAGEBLOCK_ORDER, hi)
+        if a >= e:
+            continue
+        seg = st[a:e]
+        good = (seg != PS_HOLE) & (seg != PS_RESERVED)
+        if good.all():
+            parts = [(a, e)]
+        else:
+            parts = []
+            idx = np.flatnonzero(np.diff(np.concatenate(([0], good.astype(np.int8), [0]))))
+            for i in range(0, len(idx), 2):
+                parts.append((a + int(idx[i]), a + int(idx[i + 1])))
+        for pa, pe in parts:
+            if runs and runs[-1][1] == pa:
+                runs[-1] = (runs[-1][0], pe)
+            else:
+                runs.append((pa, pe))
+    return runs
+
+
+def _carve(heaps: list[list[tuple[int, bool]]], order: int, placed9: set[int]) -> int:
+    """Take an order-``order`` block from the region heaps (see _synthesize_zone), or -1.
+
+    ``placed9`` holds the order-9 free blocks of every type already placed in the zone:
+    mergeable types merge across pageblocks, so no two may be buddies.
+    """
+    h = heaps[order]
+    skipped: list[tuple[int, bool]] = []
+    pfn = -1
+    while h:
+        cand = heapq.heappop(h)
+        if order == MAX_PAGE_ORDER or not (
+                cand[1] or (order == PAGEBLOCK_ORDER and cand[0] ^ PAGEBLOCK_NR_PAGES in placed9)):
+            pfn = cand[0]
+            break
+        skipped.append(cand)
+    for c in skipped:
+        heapq.heappush(h, c)
+    if pfn >= 0:
+        return pfn
+    for o in range(order + 1, NR_PAGE_ORDERS):
+        if heaps[o]:
+            base, _ = heapq.heappop(heaps[o])
+            while o > order:             # keep the lower half, leave the upper half
+                o -= 1
+                heapq.heappush(heaps[o], (base + (1 << o), o == order))
+            return base
+    return -1
 
 
 def _synthesize_zone(m: Machine, z: Zone, node: int, type_names: list[str], pti: Pagetypeinfo) -> None:
@@ -459,42 +503,35 @@ def _synthesize_zone(m: Machine, z: Zone, node: int, type_names: list[str], pti:
                 (PB_MIGRATE_ISOLATE | MIGRATE_MOVABLE) if mt == MIGRATE_ISOLATE else mt)
             if mt == MIGRATE_ISOLATE:
                 z.nr_isolate_pageblock += 1
-    # place free blocks, per type, largest order first, first fit from the lowest address of
-    # the type's pageblocks: a position is usable if all its pages are RAM inside the zone and
-    # unused, and its buddy of the same order is not already a free block of that order (so
-    # __free_one_page() would not have merged them)
-    zone_first, zone_end = z.zone_start_pfn, z.zone_end_pfn
-    pstate = mem.pstate
+    # place free blocks, per type, largest order first, like a buddy allocator over the type's
+    # good pages (RAM, inside the zone, not reserved): a block is carved from the lowest
+    # region of its order, else by splitting the lowest larger region; a region left beside a
+    # placed block of the same order never takes another block of that order (they would be
+    # unmerged buddies) but is split for smaller ones
+    st = np.frombuffer(mem.pstate, dtype=np.uint8)
+    placed9: set[int] = set()
     for tname in kernel_names:
         mt = name_to_mt[tname]
         counts = pti.free_row(z.name, tname, node).counts
-        mine = sorted(assign[mt])
-        used: set[int] = set()                     # pages already given to a free block
-        placed: set[tuple[int, int]] = set()       # (order, pfn)
+        heaps: list[list[tuple[int, bool]]] = [[] for _ in range(NR_PAGE_ORDERS)]
+        for a, e in _good_runs(st, sorted(assign[mt]), z.zone_start_pfn, z.zone_end_pfn):
+            while a < e:
+                o = min(MAX_PAGE_ORDER, (a & -a).bit_length() - 1) if a else MAX_PAGE_ORDER
+                while a + (1 << o) > e:
+                    o -= 1
+                heapq.heappush(heaps[o], (a, False))
+                a += 1 << o
         placements: list[tuple[int, int]] = []
         for order in range(NR_PAGE_ORDERS - 1, -1, -1):
             n = counts[order] if order < len(counts) else 0
-            if not n:
-                continue
-            size = 1 << order
-            candidates = _aligned_positions(mine, order)
-            it = iter(candidates)
             for _ in range(n):
-                for pfn in it:
-                    if pfn < zone_first or pfn + size > zone_end:
-                        continue
-                    if order < MAX_PAGE_ORDER and (order, pfn ^ size) in placed:
-                        continue
-                    if any(q in used or pstate[q] in (PS_HOLE, PS_RESERVED)
-                           for q in range(pfn, pfn + size)):
-                        continue
-                    break
-                else:
+                pfn = _carve(heaps, order, placed9)
+                if order == PAGEBLOCK_ORDER and pfn >= 0:
+                    placed9.add(pfn)
+                if pfn < 0:
                     raise StateImportError(
                         f"{z.name}: cannot place {n} free order-{order} {tname} blocks in its "
-                        f"{len(mine)} {tname} pageblocks")
-                used.update(range(pfn, pfn + size))
-                placed.add((order, pfn))
+                        f"{len(assign[mt])} {tname} pageblocks")
                 placements.append((pfn, order))
         for pfn, order in placements:
             size = 1 << order
