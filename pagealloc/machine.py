@@ -190,8 +190,16 @@ class Machine:
             if z.pcp:
                 z.stat_threshold = calculate_normal_threshold(z, self.ncpus)
         setup_per_zone_lowmem_reserve(zones, cfg.lowmem_reserve_ratio)
-        if cfg.thp:
-            mfk = recommended_min_free_kbytes(zones, mfk)
+        # hugepage_init() (mm/huge_memory.c): below 512 MiB of RAM THP is switched off and
+        # khugepaged never starts; otherwise start_stop_khugepaged() always ends in
+        # set_recommended_min_free_kbytes(), which raises min_free_kbytes with THP on, or
+        # recomputes it (now that high watermarks exist) with THP off
+        totalram = sum(z.managed_pages for z in zones)
+        if totalram >= (512 << 20) >> 12:
+            if cfg.thp:
+                mfk = recommended_min_free_kbytes(zones, mfk)
+            else:
+                mfk = calculate_min_free_kbytes(zones)
             setup_per_zone_wmarks(zones, mfk, *wm_args)
         if cfg.min_free_kbytes is not None:            # sysctl write after boot
             mfk = cfg.min_free_kbytes

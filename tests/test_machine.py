@@ -188,12 +188,6 @@ def test_min_free_kbytes_thp_raise_is_capped_by_5_percent():
     assert m.min_free_kbytes == 45056
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MODEL BUG: without THP, start_stop_khugepaged() (mm/khugepaged.c:3128) still calls "
-    "set_recommended_min_free_kbytes(), whose !hugepage_enabled() branch "
-    "(mm/khugepaged.c:3061-3063) re-runs calculate_min_free_kbytes() (pa.c:6618) with "
-    "the high watermarks now set, then setup_per_zone_wmarks(); the model keeps the first "
-    "value computed with zero watermarks (8G: 11413 instead of 11394)"))
 def test_min_free_kbytes_without_thp_is_recomputed_after_first_watermarks():
     """8G, transparent_hugepage=never.  Kernel order: init_per_zone_wmark_min()
     (postcore) computes isqrt(16 * 4 * 2035415) = 11413 with zero watermarks; then
@@ -213,11 +207,6 @@ def test_min_free_kbytes_without_thp_is_recomputed_after_first_watermarks():
     assert m.min_free_kbytes == 11394
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MODEL BUG: hugepage_init() (mm/huge_memory.c:1127) sets transparent_hugepage_flags = 0 "
-    "and returns before start_stop_khugepaged() when totalram_pages() < 512 MiB, so "
-    "set_recommended_min_free_kbytes() never raises min_free_kbytes on such machines; the "
-    "model applies the THP raise whenever config.thp (256M: 11060 instead of 1893)"))
 def test_min_free_kbytes_small_machine_gets_no_thp_raise():
     """256M (managed 3840 + 52183 = 56023 pages < 131072): only
     calculate_min_free_kbytes() (pa.c:6618) at init_per_zone_wmark_min():

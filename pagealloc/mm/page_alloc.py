@@ -66,6 +66,7 @@ NFT = NR_FREETYPE_IDXS
 
 # ALLOC_* flags and zone/watermark indices as module constants (hot path)
 ALLOC_CMA = G.ALLOC_CMA
+ALLOC_CPUSET = G.ALLOC_CPUSET
 ALLOC_HIGHATOMIC = G.ALLOC_HIGHATOMIC
 ALLOC_KSWAPD = G.ALLOC_KSWAPD
 ALLOC_MIN_RESERVE = G.ALLOC_MIN_RESERVE
@@ -1058,10 +1059,12 @@ class PageAllocator:
             self.emit("mm_vmscan_wakeup_kswapd", zone.node, zone.idx, order, gfp)
 
     def wake_all_kswapds(self, order: int, gfp: int, ac: AllocContext) -> None:
-        """``wake_all_kswapds()``: one node, so one wakeup at the first managed zone."""
+        """``wake_all_kswapds()``: one node, so one wakeup at the first managed zone;
+        with ``defrag_mode`` kswapd is asked for at least a pageblock."""
+        reclaim_order = max(order, PAGEBLOCK_ORDER) if self.defrag_mode else order
         for zone in ac.zonelist[ac.preferred:]:
             if zone.idx <= ac.highest_zoneidx and zone.managed_pages:
-                self.wakeup_kswapd(zone, gfp, order, ac.highest_zoneidx)
+                self.wakeup_kswapd(zone, gfp, reclaim_order, ac.highest_zoneidx)
                 return
 
     # ------------------------------------------------------------------ entry points
@@ -1127,32 +1130,47 @@ class PageAllocator:
         self.mem.pkind[page] = self.prepare_alloc(gfp)[5]
 
     def alloc_pages_slowpath(self, gfp: int, order: int, ac: AllocContext) -> int:
-        """``__alloc_pages_slowpath()`` up to the point reclaim would start.
+        """``__alloc_pages_slowpath()`` (7.2) up to the point where direct reclaim begins.
 
-        Follows 7.2's order: gfp_to_alloc_flags, wake kswapd, retry at the min watermark
-        with reserve access (highatomic reservations happen here), then
-        ``__gfp_pfmemalloc_flags`` (only ``__GFP_MEMALLOC`` applies: the model has no
-        PF_MEMALLOC tasks or OOM victims).  Direct reclaim, direct compaction, the retry
-        logic and OOM belong to the memory-pressure model: until that is attached
-        (``self.pressure``), the request fails after ``should_reclaim_retry``'s last
-        resort, unreserving a highatomic block and retrying once.
+        In order: ``gfp_to_alloc_flags()``; at ``retry:`` wake kswapd and try the freelists
+        at the min watermark with reserve access (high-order atomic reservations happen
+        here); ``__gfp_pfmemalloc_flags()`` (only ``__GFP_MEMALLOC`` applies: the model has
+        no PF_MEMALLOC tasks or OOM victims); the one immediate retry after dropping cpuset
+        or watermark restrictions (``can_retry_reserves``); callers that cannot reclaim
+        fail, except that ``defrag_mode`` first retries without ``ALLOC_NOFRAGMENT``.
+        Direct reclaim, direct compaction, the retry heuristics and OOM are the
+        memory-pressure model's part; until it is attached the request ends after
+        ``should_reclaim_retry()``'s last resort: unreserve a highatomic block, retry once.
         """
+        can_direct_reclaim = bool(gfp & GFP_DIRECT_RECLAIM_BIT)
         alloc_flags = G.gfp_to_alloc_flags(gfp, order, self.has_cma, bool(self.defrag_mode))
-        if alloc_flags & ALLOC_KSWAPD:
-            self.wake_all_kswapds(order, gfp, ac)
-        page = self.get_page_from_freelist(gfp, order, alloc_flags, ac)
-        if page != NIL:
-            return page
-        if gfp & GFP_MEMALLOC_BIT and not (gfp & GFP_NOMEMALLOC_BIT):
-            reserve = G.gfp_to_alloc_flags_cma(gfp, ALLOC_NO_WATERMARKS, self.has_cma)
-            page = self.get_page_from_freelist(gfp, order, reserve | (alloc_flags & ALLOC_KSWAPD), ac)
+        can_retry_reserves = True
+        while True:                                          # retry:
+            if alloc_flags & ALLOC_KSWAPD:
+                self.wake_all_kswapds(order, gfp, ac)
+            page = self.get_page_from_freelist(gfp, order, alloc_flags, ac)
             if page != NIL:
                 return page
-        if not (gfp & GFP_DIRECT_RECLAIM_BIT):
-            return NIL
+            reserve_flags = 0
+            if gfp & GFP_MEMALLOC_BIT and not (gfp & GFP_NOMEMALLOC_BIT):
+                reserve_flags = ALLOC_NO_WATERMARKS
+            if reserve_flags:
+                alloc_flags = G.gfp_to_alloc_flags_cma(gfp, reserve_flags, self.has_cma) | \
+                    (alloc_flags & ALLOC_KSWAPD)
+            if not (alloc_flags & ALLOC_CPUSET) or reserve_flags:
+                if can_retry_reserves:
+                    can_retry_reserves = False
+                    continue
+            if not can_direct_reclaim:
+                if self.defrag_mode and alloc_flags & ALLOC_NOFRAGMENT and \
+                        gfp & GFP_KSWAPD_RECLAIM_BIT:
+                    alloc_flags &= ~ALLOC_NOFRAGMENT
+                    continue
+                return NIL
+            break
         if self.unreserve_highatomic_pageblock(ac, True):
-            page = self.get_page_from_freelist(gfp, order, alloc_flags, ac)
-        return page
+            return self.get_page_from_freelist(gfp, order, alloc_flags, ac)
+        return NIL
 
     # ------------------------------------------------------------------ freeing
     def _free_one_page(self, pfn: int, zone: Zone, order: int, mt: int, fpi: int) -> None:

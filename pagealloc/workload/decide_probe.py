@@ -181,6 +181,18 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
                 deferred[i] = interval[j]
         elif ev.name == "mm_page_alloc":
             pending.pop(ev.fields["pfn"], None)
+    # A pcp-order free whose page is next taken by a zone_locked (buddy) event went straight
+    # to the buddy lists: its pcp trylock failed (traces README 9.5).  Inferred by looking ahead.
+    to_buddy: set[int] = set()
+    softirq_freed: set[int] = set()
+    last_free: dict[int, int] = {}
+    for i, ev in enumerate(interval):
+        if ev.name == "mm_page_free":
+            last_free[ev.fields["pfn"]] = i
+        elif ev.name in ("mm_page_alloc_zone_locked", "mm_page_alloc", "mm_page_pcpu_drain"):
+            j = last_free.pop(ev.fields["pfn"], None)
+            if j is not None and ev.name == "mm_page_alloc_zone_locked" and interval[j].softirq:
+                to_buddy.add(id(interval[j]))
     for i, ev in enumerate(interval):
         if i in skip:
             continue
@@ -217,7 +229,13 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
                 m.mem.pkind[p] = 0
                 zone = m.alloc.zone_of(p)
                 ft = m.mem.get_pfnblock_freetype(p)
-                if order <= 3 or order == 9:
+                if (order <= 3 or order == 9) and p in softirq_freed:
+                    # the model's pick was freed in softirq and the kernel never handed it
+                    # out: its free skipped the pcp (README 9.5); put it on the buddy lists
+                    stats["free_skipped_pcp_inferred"] += 1
+                    m.mem.pstate[p] = PS_ALLOC | order
+                    m.alloc.free_one_page(zone, p, order, 0)
+                elif order <= 3 or order == 9:
                     mt = ft & 7 if (ft & 7) < 3 else 1
                     pcp = zone.pcp[0]
                     m.mem.list_add(pcp.list_base + m.profile.order_to_pindex(mt, order), p)
@@ -229,13 +247,24 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
             if not take_page(m, k, order):
                 stats["kernel_page_not_free_in_model"] += 1
         elif ev.name == "mm_page_free":
+            if ev.softirq:
+                softirq_freed.add(f["pfn"])
+            else:
+                softirq_freed.discard(f["pfn"])
             how = prepare_free(m, f["pfn"], f["order"])
             if how == "already_free" and take_page(m, f["pfn"], f["order"]):
                 # alloc_pages_bulk() took it without an event (traces README 9.1)
                 how = "bulk_allocated"
             stats["free_" + how] += 1
             if how in ("ok", "split", "coalesce", "bulk_allocated"):
-                m.alloc.free_frozen_pages(f["pfn"], f["order"], 0)
+                if id(ev) in to_buddy and (f["order"] <= 3 or f["order"] == 9):
+                    # the pcp trylock failed under an interrupted pcp section: straight to
+                    # the buddy lists (traces README 9.5)
+                    stats["free_skipped_pcp"] += 1
+                    zone = m.alloc.free_pages_prepare(f["pfn"], f["order"])
+                    m.alloc.free_one_page(zone, f["pfn"], f["order"], 0)
+                else:
+                    m.alloc.free_frozen_pages(f["pfn"], f["order"], 0)
         if limit and stats["allocs"] >= limit:
             break
     rate = stats["match"] / max(1, stats["allocs"])
