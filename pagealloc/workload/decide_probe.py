@@ -147,6 +147,7 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
     by_order: collections.Counter[str] = collections.Counter()
     kernel_refill: list[int] = []
     first_misses: list[str] = []
+    refill_misses: list[str] = []
     started = False
     interval = []
     n_allocs = extra = 0
@@ -166,6 +167,24 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
                 extra += 1
                 if extra > 5000:      # room for the batched-free pairing below
                     break
+    # mm_page_alloc is emitted at the end of __alloc_pages(): softirq frees printed just
+    # before it may have run after its page was taken.  If the page is not one of them,
+    # apply the allocation first.
+    i = 0
+    while i < len(interval):
+        ev = interval[i]
+        if ev.name == "mm_page_free" and ev.softirq:
+            j = i
+            while j < len(interval) and interval[j].name in ("mm_page_free", "mm_page_free_batched") \
+                    and interval[j].softirq:
+                j += 1
+            if j < len(interval) and interval[j].name == "mm_page_alloc" and not interval[j].softirq \
+                    and interval[j].fields["pfn"] not in {e.fields["pfn"] for e in interval[i:j]}:
+                interval.insert(i, interval.pop(j))
+                stats["alloc_before_softirq_free"] += 1
+                i = j + 1
+                continue
+        i += 1
     # A batched free reaches the pcp list at its mm_page_free_batched line, not at its
     # mm_page_free line (traces README 12): move such frees to the batched line.
     pending: dict[int, int] = {}
@@ -214,6 +233,10 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
             if kernel_refill or model_refill:
                 stats["refills"] += 1
                 stats["refills_equal"] += kernel_refill == model_refill
+                if kernel_refill != model_refill and len(refill_misses) < 5:
+                    refill_misses.append(f"line {ev.lineno}: kernel {len(kernel_refill)} pages "
+                                         f"{[hex(x) for x in kernel_refill]} model "
+                                         f"{len(model_refill)} {[hex(x) for x in model_refill]}")
             kernel_refill = []
             key = f"order{order}/mt{f['migratetype']}"
             by_order[key + ":n"] += 1
@@ -270,7 +293,7 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
     rate = stats["match"] / max(1, stats["allocs"])
     return {"capture": str(capture), "dump": dump_id, "match_rate": round(rate, 4),
             "stats": dict(stats), "by_order": dict(sorted(by_order.items())),
-            "first_misses": first_misses}
+            "first_misses": first_misses, "first_refill_misses": refill_misses}
 
 
 def main() -> int:
