@@ -194,10 +194,10 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
         if ev.name == "mm_page_free":
             pending[ev.fields["pfn"]] = i
         elif ev.name == "mm_page_free_batched":
-            j = pending.pop(ev.fields["pfn"], None)
-            if j is not None:
-                skip.add(j)
-                deferred[i] = interval[j]
+            jf = pending.pop(ev.fields["pfn"], None)
+            if jf is not None:
+                skip.add(jf)
+                deferred[i] = interval[jf]
         elif ev.name == "mm_page_alloc":
             pending.pop(ev.fields["pfn"], None)
     # A pcp-order free whose page is next taken by a zone_locked (buddy) event went straight
@@ -209,9 +209,9 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
         if ev.name == "mm_page_free":
             last_free[ev.fields["pfn"]] = i
         elif ev.name in ("mm_page_alloc_zone_locked", "mm_page_alloc", "mm_page_pcpu_drain"):
-            j = last_free.pop(ev.fields["pfn"], None)
-            if j is not None and ev.name == "mm_page_alloc_zone_locked" and interval[j].softirq:
-                to_buddy.add(id(interval[j]))
+            jf = last_free.pop(ev.fields["pfn"], None)
+            if jf is not None and ev.name == "mm_page_alloc_zone_locked" and interval[jf].softirq:
+                to_buddy.add(id(interval[jf]))
     for i, ev in enumerate(interval):
         if i in skip:
             continue
