@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from pagealloc.mm.gfp import GFP_TABLE_6_1, GFP_TABLE_7_2, GfpTable
+from pagealloc.mm.gfp import GFP_TABLE_6_1, GFP_TABLE_7_2, GFP_TABLE_UNMAPPED_V2, GfpTable
 from pagealloc.mm.mmzone import HPAGE_PMD_ORDER, NR_LOWORDER_PCP_LISTS, PAGE_ALLOC_COSTLY_ORDER
 
 
@@ -65,15 +65,43 @@ class Profile:
     boost_exemption_gfp_atomic: bool = False
     #: __setup_per_zone_wmarks() caps ZONE_MOVABLE's min like highmem (7.2; 6.1 only highmem)
     movable_wmark_capped: bool = True
+    # --- the __GFP_UNMAPPED series (shared/spec/series.md) ---------------------------------
+    #: "" (upstream), "v2" (__GFP_UNMAPPED as posted and reviewed) or "v4" (ALLOC_UNMAPPED)
+    unmapped: str = ""
+    #: __rmqueue_direct_map()'s __rmqueue() start mode: "normal" (as posted) or "claim"
+    #: (the reviewer's question 3)
+    flip_start_mode: str = "normal"
+    #: the flip's remainder: "free_loop" (per-order __free_one_page, as posted) or "expand"
+    #: (question 4)
+    flip_remainder: str = "free_loop"
+    #: where the flip runs relative to the fallbacks: "after_steal" (as posted), "before_steal",
+    #: "before_claim" (the patch's own note on steal-before-flip)
+    flip_position: str = "after_steal"
+    #: zero a block when it is mapped back (question 1; v2 does not)
+    zero_on_map_back: bool = False
+    #: no whole free block of the other kind: "fail" (v2), "compact" (v4), "isolate" (reviewer)
+    no_block_policy: str = "fail"
+    #: freetypes_equal() compares the flags (True) or only the migratetype (series.md 2.1 bug)
+    freetypes_equal_flags: bool = True
+    #: the flip's set_direct_map_valid_noflush() error path: "leak" (v2-code) or
+    #: "free_unlocked" (mm-code: __free_one_page with the requested freetype)
+    flip_error_path: str = "leak"
 
     def order_to_pindex(self, ft: int, order: int) -> int:
-        """``order_to_pindex()`` with THP: 3*order+mt, PMD order on lists 12 (U/R) and 13 (M)."""
+        """``order_to_pindex()`` with THP: 3*order+mt, PMD order on lists 12 (U/R) and 13 (M);
+        the series' unmapped bank follows at 14.. (order 0-3, then the THP order)."""
+        if ft >> 3:
+            off = order if order <= PAGE_ALLOC_COSTLY_ORDER else PAGE_ALLOC_COSTLY_ORDER + 1
+            return NR_LOWORDER_PCP_LISTS + 2 + off
         if order > PAGE_ALLOC_COSTLY_ORDER:
             return NR_LOWORDER_PCP_LISTS + (1 if (ft & 7) == 1 else 0)
         return 3 * order + (ft & 7)
 
     def pindex_to_order(self, pindex: int) -> int:
-        """``pindex_to_order()``."""
+        """``pindex_to_order()`` (with the series' unmapped bank above pindex 13)."""
+        if pindex >= NR_LOWORDER_PCP_LISTS + 2:
+            off = pindex - NR_LOWORDER_PCP_LISTS - 2
+            return off if off <= PAGE_ALLOC_COSTLY_ORDER else HPAGE_PMD_ORDER
         if pindex >= NR_LOWORDER_PCP_LISTS:
             return HPAGE_PMD_ORDER
         return pindex // 3
@@ -88,7 +116,40 @@ LINUX_6_1 = Profile(name="linux-6.1", kernel="6.1", gfp_table=GFP_TABLE_6_1, has
                     watermark_unusable_free_highatomic=False, boost_exemption_gfp_atomic=True,
                     movable_wmark_capped=False)
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (LINUX_7_2, LINUX_6_1)}
+#: v2 as posted and reviewed (the seed): __GFP_UNMAPPED, ALLOC_NOBLOCK, the flip after the
+#: steal, RMQUEUE_NORMAL, per-order remainder loop, no zeroing on map-back, fail when no
+#: whole free block of the other kind exists, error path that leaks the block.
+UNMAPPED_V2 = replace(LINUX_7_2, name="unmapped-v2", gfp_table=GFP_TABLE_UNMAPPED_V2,
+                      nr_pcp_lists=NR_LOWORDER_PCP_LISTS + 2 + PAGE_ALLOC_COSTLY_ORDER + 2,
+                      unmapped="v2")
+#: v4: ALLOC_UNMAPPED (an alloc flag), no __GFP_ZERO, pageblock-order direct compaction for
+#: unmapped requests, the mm-code error path.
+UNMAPPED_V4 = replace(UNMAPPED_V2, name="unmapped-v4", gfp_table=GFP_TABLE_7_2, unmapped="v4",
+                      no_block_policy="compact", flip_error_path="free_unlocked")
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (LINUX_7_2, LINUX_6_1, UNMAPPED_V2, UNMAPPED_V4)}
+
+#: Knobs that ``--set``/``with_knobs`` may change on a profile, with their allowed values.
+KNOBS: dict[str, tuple[object, ...]] = {
+    "flip_start_mode": ("normal", "claim"),
+    "flip_remainder": ("free_loop", "expand"),
+    "flip_position": ("after_steal", "before_steal", "before_claim"),
+    "zero_on_map_back": (False, True),
+    "no_block_policy": ("fail", "compact", "isolate"),
+    "freetypes_equal_flags": (True, False),
+    "flip_error_path": ("leak", "free_unlocked"),
+}
+
+
+def with_knobs(profile: Profile, **knobs: object) -> Profile:
+    """A variant of ``profile``: each knob checked against :data:`KNOBS`."""
+    for k, v in knobs.items():
+        if k not in KNOBS:
+            raise ProfileError(f"unknown knob {k!r}; known: {', '.join(sorted(KNOBS))}")
+        if v not in KNOBS[k]:
+            raise ProfileError(f"knob {k}: {v!r} not one of {KNOBS[k]}")
+    name = profile.name + "".join(f",{k}={v}" for k, v in sorted(knobs.items()))
+    return replace(profile, name=name, **knobs)  # type: ignore[arg-type]
 
 
 def get_profile(name: str) -> Profile:

@@ -46,6 +46,10 @@ __GFP_THISNODE = 0x200000
 __GFP_ACCOUNT = 0x400000
 __GFP_ZEROTAGS = 0x800000
 __GFP_NO_OBJ_EXT = 0x1000000
+#: The series' v2 bit (``__GFP_UNMAPPED``, shared/spec/series.md 2.5).  Its position follows
+#: ``___GFP_NO_OBJ_EXT_BIT`` in the GFP enum; on the Debian config that is bit 25 [I: the exact
+#: v2 enum position was not in the stored sources].
+__GFP_UNMAPPED = 0x2000000
 __GFP_SKIP_ZERO = 0  # only with CONFIG_KASAN_HW_TAGS
 __GFP_SKIP_KASAN = 0
 
@@ -201,6 +205,11 @@ GFP_TABLE_6_1 = _table(
     _COMMON_EXTRA,
 )
 
+#: 7.2 plus the series' ``__GFP_UNMAPPED`` (RFC 10/19 adds it to mmflags.h).
+GFP_TABLE_UNMAPPED_V2 = _table("7.2+unmapped-v2",
+                               list(GFP_TABLE_7_2.entries) + [(__GFP_UNMAPPED, "__GFP_UNMAPPED")],
+                               _COMMON_EXTRA)
+
 GFP_TABLES = {"7.2": GFP_TABLE_7_2, "6.1": GFP_TABLE_6_1}
 
 
@@ -334,6 +343,8 @@ ALLOC_NOFRAGMENT = 0x100  # CONFIG_ZONE_DMA32=y
 ALLOC_HIGHATOMIC = 0x200
 ALLOC_TRYLOCK = 0x400
 ALLOC_KSWAPD = 0x800  # == __GFP_KSWAPD_RECLAIM
+ALLOC_NOBLOCK = 0x1000    # series (v2 patch "introduce ALLOC_NOBLOCK"): caller cannot block, no flip
+ALLOC_UNMAPPED = 0x2000   # series v4 patch 16: allocate pages absent from the direct map
 ALLOC_RESERVES = ALLOC_NON_BLOCK | ALLOC_MIN_RESERVE | ALLOC_HIGHATOMIC | ALLOC_OOM
 
 ALLOC_FLAG_NAMES = (
@@ -347,6 +358,8 @@ ALLOC_FLAG_NAMES = (
     (ALLOC_HIGHATOMIC, "ALLOC_HIGHATOMIC"),
     (ALLOC_TRYLOCK, "ALLOC_TRYLOCK"),
     (ALLOC_KSWAPD, "ALLOC_KSWAPD"),
+    (ALLOC_NOBLOCK, "ALLOC_NOBLOCK"),
+    (ALLOC_UNMAPPED, "ALLOC_UNMAPPED"),
 )
 
 

@@ -118,7 +118,7 @@ class Zone:
         "below_high", "boosted_watermark", "reclaim_active", "nr_isolate_pageblock",
         "compact_cached_free_pfn", "compact_cached_migrate_pfn", "compact_considered",
         "compact_defer_shift", "compact_order_failed", "compact_blockskip_flush",
-        "numa_hit",
+        "numa_hit", "nr_free_pages_blocks_unmapped",
     )
 
     def __init__(self, idx: int, name: str, node: int) -> None:
@@ -158,6 +158,7 @@ class Zone:
         self.compact_order_failed = 0
         self.compact_blockskip_flush = False
         self.numa_hit = 0             # zone_statistics(): one node, so hit == local
+        self.nr_free_pages_blocks_unmapped = 0   # series v4: NR_FREE_PAGES_BLOCKS_UNMAPPED
 
     @property
     def zone_end_pfn(self) -> int:

@@ -15,7 +15,7 @@ branch cites the kernel function it follows.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Protocol
 
 from pagealloc.mm import gfp as G
 from pagealloc.mm.freetype import (
@@ -28,6 +28,7 @@ from pagealloc.mm.freetype import (
     MIGRATE_RECLAIMABLE,
     MIGRATE_UNMOVABLE,
     NR_FREETYPE_IDXS,
+    FREETYPE_UNMAPPED,
     freetype_idx,
     migratetype_is_mergeable,
 )
@@ -45,6 +46,7 @@ from pagealloc.mm.mmzone import (
     PAGE_ALLOC_COSTLY_ORDER,
     PAGEBLOCK_NR_PAGES,
     PAGEBLOCK_ORDER,
+    PB_FREETYPE_FLAGS_SHIFT,
     PB_MIGRATE_ISOLATE,
     PB_MIGRATETYPE_MASK,
     PCPF_FREE_HIGH_BATCH,
@@ -63,9 +65,17 @@ from pagealloc.mm.mmzone import (
 from pagealloc.profiles import Profile
 
 NFT = NR_FREETYPE_IDXS
+#: bit of a prepare_alloc() cache key standing for the v4 ALLOC_UNMAPPED alloc flag
+UNMAPPED_KEY = 1 << 40
 
 # ALLOC_* flags and zone/watermark indices as module constants (hot path)
 ALLOC_CMA = G.ALLOC_CMA
+ALLOC_NOBLOCK = G.ALLOC_NOBLOCK
+ALLOC_UNMAPPED = G.ALLOC_UNMAPPED
+GFP_UNMAPPED_BIT = G.__GFP_UNMAPPED
+GFP_ZERO_BIT = G.__GFP_ZERO
+#: pkind of a block lost by the v2 flip error path
+KIND_LEAKED = 0x40
 ALLOC_CPUSET = G.ALLOC_CPUSET
 ALLOC_HIGHATOMIC = G.ALLOC_HIGHATOMIC
 ALLOC_KSWAPD = G.ALLOC_KSWAPD
@@ -113,6 +123,30 @@ class PageStateError(ValueError):
 
 #: Receives every tracepoint the model emits: ``sink(name, cpu, args)`` with the raw fields.
 EventSink = Callable[[str, int, tuple[int, ...]], None]
+
+
+class DirectMapLike(Protocol):
+    """What the allocator needs of :class:`pagealloc.arch.x86.set_memory.DirectMap`."""
+
+    def set_direct_map_valid_noflush(self, pfn: int, nr: int, valid: bool) -> int: ...
+
+
+class TLBLike(Protocol):
+    """What the allocator needs of :class:`pagealloc.arch.x86.tlb.TLB`."""
+
+    def unmap(self, pfn: int, nr: int) -> None: ...
+
+    def flush_tlb_kernel_range(self, pfn_start: int, pfn_end: int, cpu: int) -> None: ...
+
+
+class ContentsLike(Protocol):
+    """Page-content tracking: who last wrote each page (see :mod:`pagealloc.mm.contents`)."""
+
+    def zero(self, pfn: int, nr: int, by: str) -> None: ...
+
+    def on_alloc(self, pfn: int, order: int, gfp: int, ft: int) -> None: ...
+
+    def on_free(self, pfn: int, order: int) -> None: ...
 
 
 class AllocContext:
@@ -173,9 +207,20 @@ class PageAllocator:
             "extfrag": 0, "extfrag_fragmenting": 0, "claim_block": 0, "claim_whole_block": 0,
             "steal": 0, "alloc_fail": 0, "kswapd_wakeup": 0, "highatomic_reserve": 0,
             "highatomic_unreserve": 0, "watermark_boost": 0, "vm_warn": 0,
+            # the __GFP_UNMAPPED series
+            "flip_to_unmapped": 0, "flip_to_mapped": 0, "flip_pages_to_unmapped": 0,
+            "flip_pages_to_mapped": 0, "flip_no_block": 0, "flip_noblock_refused": 0,
+            "flip_cpa_error": 0, "flip_leaked_pages": 0, "flip_max_depth": 0,
+            "pages_zeroed_map_back": 0, "unmapped_zero_refused": 0,
         }
         self.sink: EventSink | None = None
         self.hygiene = profile.free_list_hygiene
+        self.unmapped = profile.unmapped              # "", "v2", "v4"
+        self.directmap: DirectMapLike | None = None   # arch/x86/set_memory.DirectMap
+        self.tlb: TLBLike | None = None               # arch/x86/tlb.TLB
+        self.contents: ContentsLike | None = None     # page-content tracking (security)
+        self.rmq_limit = RMQUEUE_STEAL + 1            # _rmqueue() stops before this mode
+        self.flip_depth = 0
         self.pcp_auto = profile.pcp_model == "auto"
         self.fallback_6_1 = profile.fallback == "rmqueue_fallback"
         self.debug_vm = False
@@ -222,7 +267,8 @@ class PageAllocator:
     # ------------------------------------------------------------------ accounting
     def account_freepages(self, zone: Zone, nr_pages: int, mt: int) -> None:
         """``account_freepages()``: NR_FREE_PAGES (with per-CPU vmstat drift), CMA, HighAtomic."""
-        if mt == MIGRATE_ISOLATE:
+        m = mt & 7                           # freetype flags do not change the accounting
+        if m == MIGRATE_ISOLATE:
             return
         zone.nr_free_pages += nr_pages
         # __mod_zone_page_state(): per-CPU delta folded into the global once over threshold
@@ -233,9 +279,9 @@ class PageAllocator:
             zone.vm_nr_free_pages += x
             x = 0
         diff[self.cpu] = x
-        if mt == MIGRATE_CMA:
+        if m == MIGRATE_CMA:
             zone.nr_free_cma_pages += nr_pages
-        elif mt == MIGRATE_HIGHATOMIC:
+        elif m == MIGRATE_HIGHATOMIC:
             zone.nr_free_highatomic += nr_pages
 
     @staticmethod
@@ -255,8 +301,10 @@ class PageAllocator:
         else:
             self.mem.list_add(lid, pfn)
         zone.nr_free[order] += 1
-        if order >= PAGEBLOCK_ORDER and ft != MIGRATE_ISOLATE:
+        if order >= PAGEBLOCK_ORDER and (ft & 7) != MIGRATE_ISOLATE:
             zone.nr_free_pages_blocks += 1 << order
+            if ft >> 3:
+                zone.nr_free_pages_blocks_unmapped += 1 << order
 
     def move_to_free_list(self, pfn: int, zone: Zone, order: int, old_mt: int, new_mt: int) -> None:
         """``move_to_free_list()``: to the TAIL of the new type's list, moving the counts."""
@@ -268,8 +316,10 @@ class PageAllocator:
         nr = 1 << order
         self.account_freepages(zone, -nr, old_mt)
         self.account_freepages(zone, nr, new_mt)
-        if order >= PAGEBLOCK_ORDER and (old_mt == MIGRATE_ISOLATE) != (new_mt == MIGRATE_ISOLATE):
-            zone.nr_free_pages_blocks += nr if old_mt == MIGRATE_ISOLATE else -nr
+        if order >= PAGEBLOCK_ORDER and ((old_mt & 7) == MIGRATE_ISOLATE) != ((new_mt & 7) == MIGRATE_ISOLATE):
+            zone.nr_free_pages_blocks += nr if (old_mt & 7) == MIGRATE_ISOLATE else -nr
+            if new_mt >> 3:
+                zone.nr_free_pages_blocks_unmapped += nr if (old_mt & 7) == MIGRATE_ISOLATE else -nr
 
     def _del_page_from_free_list(self, pfn: int, zone: Zone, order: int, mt: int) -> None:
         """``__del_page_from_free_list()``: unlink, clear PageBuddy, uncount nr_free."""
@@ -281,8 +331,10 @@ class PageAllocator:
             mt = (mem.plist[pfn] - zone.list_base) % NFT
         mem.pstate[pfn] = 0
         zone.nr_free[order] -= 1
-        if order >= PAGEBLOCK_ORDER and mt != MIGRATE_ISOLATE:
+        if order >= PAGEBLOCK_ORDER and (mt & 7) != MIGRATE_ISOLATE:
             zone.nr_free_pages_blocks -= 1 << order
+            if mt >> 3:
+                zone.nr_free_pages_blocks_unmapped -= 1 << order
 
     def del_page_from_free_list(self, pfn: int, zone: Zone, order: int, mt: int) -> None:
         """``del_page_from_free_list()``: unlink and take the pages out of NR_FREE_PAGES."""
@@ -333,7 +385,8 @@ class PageAllocator:
         base = zone.list_base + freetype_idx(ft)
         size = 1 << high
         nr_added = 0
-        blocks = ft != MIGRATE_ISOLATE
+        blocks = (ft & 7) != MIGRATE_ISOLATE
+        unmapped_blocks = blocks and ft >> 3
         nr_free = zone.nr_free
         while high > low:
             high -= 1
@@ -343,6 +396,8 @@ class PageAllocator:
             nr_free[high] += 1
             if high >= PAGEBLOCK_ORDER and blocks:
                 zone.nr_free_pages_blocks += size
+                if unmapped_blocks:
+                    zone.nr_free_pages_blocks_unmapped += size
             pstate[p] = PS_BUDDY | high
             nr_added += size
         return nr_added
@@ -590,12 +645,12 @@ class PageAllocator:
                 if page != NIL:
                     self.rmqm = RMQUEUE_CMA
                     return page
-        if mode <= RMQUEUE_CLAIM:
+        if mode <= RMQUEUE_CLAIM and self.rmq_limit > RMQUEUE_CLAIM:
             page = self.rmqueue_claim(zone, order, mt, alloc_flags)
             if page != NIL:
                 self.rmqm = RMQUEUE_NORMAL
                 return page
-        if not (alloc_flags & ALLOC_NOFRAGMENT):
+        if not (alloc_flags & ALLOC_NOFRAGMENT) and self.rmq_limit > RMQUEUE_STEAL:
             page = self.rmqueue_steal(zone, order, mt)
             if page != NIL:
                 self.rmqm = RMQUEUE_STEAL
@@ -821,13 +876,25 @@ class PageAllocator:
             page = self.rmqueue_smallest(zone, order, MIGRATE_HIGHATOMIC | (mt & ~7))
         if page == NIL:
             self.rmqm = RMQUEUE_NORMAL
-            page = self._rmqueue(zone, order, mt, alloc_flags)
+            pos = self.profile.flip_position if self.unmapped else "after_steal"
+            if pos != "after_steal":
+                # variant: try the flip before claiming / stealing (the patch's own note)
+                self.rmq_limit = RMQUEUE_CLAIM if pos == "before_claim" else RMQUEUE_STEAL
+                page = self._rmqueue(zone, order, mt, alloc_flags)
+                self.rmq_limit = RMQUEUE_STEAL + 1
+                if page == NIL:
+                    page = self.rmqueue_buddy_unlocked_fallback(zone, order, alloc_flags, mt)
+                if page == NIL:
+                    self.rmqm = RMQUEUE_CLAIM if pos == "before_claim" else RMQUEUE_STEAL
+                    page = self._rmqueue(zone, order, mt, alloc_flags)
+            else:
+                page = self._rmqueue(zone, order, mt, alloc_flags)
             if page == NIL and alloc_flags & (ALLOC_OOM | ALLOC_NON_BLOCK):
                 page = self.rmqueue_smallest(zone, order, MIGRATE_HIGHATOMIC | (mt & ~7))
-            if page == NIL:
+            if page == NIL and pos == "after_steal":
                 page = self.rmqueue_buddy_unlocked_fallback(zone, order, alloc_flags, mt)
-                if page == NIL:
-                    return NIL
+            if page == NIL:
+                return NIL
         if alloc_flags & ALLOC_HIGHATOMIC and self.profile.highatomic_reserve == "rmqueue_buddy":
             self.reserve_highatomic_pageblock(page, order, zone)
         self.pgalloc[zone.idx] += 1 << order
@@ -835,12 +902,92 @@ class PageAllocator:
         return page
 
     def rmqueue_buddy_unlocked_fallback(self, zone: Zone, order: int, alloc_flags: int,
-                                        mt: int) -> int:
-        """Hook run after the zone lock is dropped (the series' ``__rmqueue_direct_map``).
+                                        ft: int) -> int:
+        """After the zone lock is dropped: the series' ``__rmqueue_direct_map()``; upstream
+        has nothing here."""
+        if not self.unmapped:
+            return NIL
+        return self.rmqueue_direct_map(zone, order, alloc_flags, ft)
 
-        Upstream has nothing here; the unmapped profiles override it.
+    def rmqueue_direct_map(self, zone: Zone, request_order: int, alloc_flags: int, ft: int) -> int:
+        """``__rmqueue_direct_map()`` (series v2 19/22, shared/seed): flip a whole free block
+        of the other kind (mapped <-> unmapped) and allocate from it.
+
+        Takes ``max(order, pageblock_order)`` pages of the other freetype with
+        ``__rmqueue()`` (start mode RMQUEUE_NORMAL as posted, or CLAIM), changes their
+        direct-map presence (``set_direct_map_valid_noflush()``, which may allocate page
+        tables and recurse into the allocator), flushes the TLB when unmapping, sets the
+        pageblocks' freetype flag, and gives back the rest of the block (per-order
+        ``__free_one_page()`` loop as posted, or ``expand()``).
         """
-        return NIL
+        ft_other = ft ^ (1 << 3)
+        want_mapped = not (ft >> 3)
+        if freetype_idx(ft_other) < 0:
+            return NIL
+        if alloc_flags & ALLOC_NOBLOCK:
+            self.stats["flip_noblock_refused"] += 1
+            return NIL
+        alloc_order = max(request_order, PAGEBLOCK_ORDER)
+        nr_blocks = 1 << (alloc_order - PAGEBLOCK_ORDER)
+        nr = nr_blocks << PAGEBLOCK_ORDER
+        self.rmqm = RMQUEUE_CLAIM if self.profile.flip_start_mode == "claim" else RMQUEUE_NORMAL
+        page = self._rmqueue(zone, alloc_order, ft_other, alloc_flags)
+        if page == NIL:
+            self.stats["flip_no_block"] += 1
+            return NIL
+        self.flip_depth += 1
+        self.stats["flip_max_depth"] = max(self.stats["flip_max_depth"], self.flip_depth)
+        cpu = self.cpu
+        err = 0
+        if self.directmap is not None:
+            err = self.directmap.set_direct_map_valid_noflush(page, nr, want_mapped)
+        self.cpu = cpu
+        self.flip_depth -= 1
+        if err:
+            self.stats["flip_cpa_error"] += 1
+            if self.profile.flip_error_path == "leak":
+                # v2-code: returns NULL and never frees the block [series.md 2.9, 2.17 #2]
+                self.mem.pstate[page] = PS_ALLOC | alloc_order
+                self.mem.pkind[page] = KIND_LEAKED
+                self.stats["flip_leaked_pages"] += nr
+            else:
+                # mm-code: __free_one_page() with the requested freetype while the pageblock
+                # flags still say ft_other (series.md 2.17 #2)
+                self._free_one_page(page, zone, alloc_order, ft, FPI_SKIP_REPORT_NOTIFY)
+            return NIL
+        if not want_mapped and self.tlb is not None:
+            self.tlb.unmap(page, nr)
+            self.tlb.flush_tlb_kernel_range(page, page + nr, cpu)
+        for i in range(nr_blocks):
+            self.set_pageblock_freetype_flags(page + i * PAGEBLOCK_NR_PAGES, ft >> 3)
+        if want_mapped:
+            self.stats["flip_to_mapped"] += nr_blocks
+            self.stats["flip_pages_to_mapped"] += nr
+            if self.profile.zero_on_map_back and self.contents is not None:
+                self.contents.zero(page, nr, "map_back")
+                self.stats["pages_zeroed_map_back"] += nr
+        else:
+            self.stats["flip_to_unmapped"] += nr_blocks
+            self.stats["flip_pages_to_unmapped"] += nr
+        if self.sink is not None:
+            self.emit("flip_direct_map", page, alloc_order, 0 if want_mapped else 1)
+        if request_order >= alloc_order:
+            return page
+        if self.profile.flip_remainder == "expand":
+            nr_added = self.expand(zone, page, request_order, alloc_order, ft)
+            self.account_freepages(zone, nr_added, ft)
+        else:
+            for i in range(request_order, alloc_order):
+                q = page + (1 << i)
+                self.mem.pstate[q] = PS_ALLOC | i
+                self._free_one_page(q, zone, i, ft, FPI_SKIP_REPORT_NOTIFY)
+        return page
+
+    def set_pageblock_freetype_flags(self, pfn: int, flags: int) -> None:
+        """``set_pageblock_freetype_flags()``: write only the freetype flag bits."""
+        b = pfn >> PAGEBLOCK_ORDER
+        pb = self.mem.pb
+        pb[b] = (pb[b] & 0x1F) | (flags << PB_FREETYPE_FLAGS_SHIFT)
 
     def rmqueue(self, preferred: Zone, zone: Zone, order: int, gfp: int, alloc_flags: int,
                 mt: int) -> int:
@@ -1077,7 +1224,7 @@ class PageAllocator:
         hit = self._gfp_cache.get(gfp)
         if hit is not None:
             return hit
-        hz = G.gfp_zone(gfp)
+        hz = G.gfp_zone(gfp & G.GFP_ZONEMASK)
         mt = self.gfp_freetype(gfp)
         preferred = -1
         for i, z in enumerate(self.zonelist):
@@ -1085,6 +1232,8 @@ class PageAllocator:
                 preferred = i
                 break
         flags = G.gfp_to_alloc_flags_cma(gfp, ALLOC_WMARK_LOW, self.has_cma)
+        if self.unmapped and not (gfp & GFP_DIRECT_RECLAIM_BIT):
+            flags |= ALLOC_NOBLOCK           # init_alloc_flags() of the series
         ac: AllocContext | None = None
         if preferred >= 0:
             flags |= self.alloc_flags_nofragment(self.zonelist[preferred], gfp)
@@ -1099,17 +1248,33 @@ class PageAllocator:
         return res
 
     def gfp_freetype(self, gfp: int) -> int:
-        """``gfp_migratetype()`` (``gfp_freetype()`` in the series)."""
-        return G.gfp_migratetype(gfp)
+        """``gfp_migratetype()``; in the series ``gfp_freetype()``: ``__GFP_UNMAPPED`` (v2) or
+        ``ALLOC_UNMAPPED`` (v4, passed here as bit 40 of the cache key) add
+        FREETYPE_UNMAPPED and force MIGRATE_UNMOVABLE (``WARN_ON_ONCE`` otherwise)."""
+        mt = G.gfp_migratetype(gfp & 0xFFFFFFFF)
+        if self.unmapped and gfp & (UNMAPPED_KEY | GFP_UNMAPPED_BIT):
+            if mt != MIGRATE_UNMOVABLE:
+                self.vm_warn("gfp_freetype:unmapped_not_unmovable")
+            return MIGRATE_UNMOVABLE | (FREETYPE_UNMAPPED << 3)
+        return mt
 
-    def alloc_pages(self, gfp: int, order: int, cpu: int = 0) -> int:
-        """``__alloc_frozen_pages_noprof()``: fast path, then the slow path; NIL on failure."""
+    def alloc_pages(self, gfp: int, order: int, cpu: int = 0, unmapped: bool = False) -> int:
+        """``__alloc_frozen_pages_noprof()``: fast path, then the slow path; NIL on failure.
+
+        ``unmapped`` is the series v4's ``ALLOC_UNMAPPED`` alloc flag (v2 uses the
+        ``__GFP_UNMAPPED`` bit of ``gfp``).
+        """
         self.cpu = cpu
         if order > MAX_PAGE_ORDER or order < 0:
             self.vm_warn("alloc_pages:order")
             return NIL
-        hz, mt, preferred, alloc_flags, ac, kind = self.prepare_alloc(gfp)
+        key = gfp | UNMAPPED_KEY if unmapped else gfp
+        hz, mt, preferred, alloc_flags, ac, kind = self.prepare_alloc(key)
         page = NIL
+        if mt >> 3 and gfp & GFP_ZERO_BIT and self.unmapped == "v4":
+            # v4: ALLOC_UNMAPPED and __GFP_ZERO are incompatible (no allocator zeroing)
+            self.stats["unmapped_zero_refused"] += 1
+            ac = None
         if ac is not None:
             page = self.get_page_from_freelist(gfp, order, alloc_flags, ac)
             if page == NIL:
@@ -1118,6 +1283,8 @@ class PageAllocator:
             # prep_new_page() -> post_alloc_hook(): the block is in use
             self.mem.pstate[page] = PS_ALLOC | order
             self.mem.pkind[page] = kind
+            if self.contents is not None:
+                self.contents.on_alloc(page, order, gfp, mt)
         else:
             self.stats["alloc_fail"] += 1
         if self.sink is not None:
@@ -1144,6 +1311,8 @@ class PageAllocator:
         """
         can_direct_reclaim = bool(gfp & GFP_DIRECT_RECLAIM_BIT)
         alloc_flags = G.gfp_to_alloc_flags(gfp, order, self.has_cma, bool(self.defrag_mode))
+        if self.unmapped and not can_direct_reclaim:
+            alloc_flags |= ALLOC_NOBLOCK
         can_retry_reserves = True
         while True:                                          # retry:
             if alloc_flags & ALLOC_KSWAPD:
@@ -1221,7 +1390,9 @@ class PageAllocator:
         Upstream: equal, or both mergeable migratetypes.  The series' flag rule is the
         same with freetype flags required equal (series.md 2.6).
         """
-        if a == b:
+        # freetypes_equal(): (mt, flags); the stored flag-carrying freetype.h compares the
+        # migratetype only, letting mapped and unmapped blocks merge (series.md 2.1)
+        if a == b or (not self.profile.freetypes_equal_flags and (a & 7) == (b & 7)):
             return True
         if not migratetype_is_mergeable(a & 7) or not migratetype_is_mergeable(b & 7):
             return False
@@ -1277,6 +1448,8 @@ class PageAllocator:
         zone = self.zone_of(pfn)
         if self.sink is not None:
             self.emit("mm_page_free", pfn, order)
+        if self.contents is not None:
+            self.contents.on_free(pfn, order)
         mem.pstate[pfn] = 0
         mem.pkind[pfn] = 0
         return zone
