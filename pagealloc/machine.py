@@ -50,6 +50,8 @@ from pagealloc.profiles import Profile, get_profile
 if TYPE_CHECKING:
     from pagealloc.mm.vmstat import NodeView
 
+#: pte_alloc_one_kernel(): GFP_PGTABLE_KERNEL = GFP_KERNEL | __GFP_ZERO
+GFP_PGTABLE = G.GFP_KERNEL | G.__GFP_ZERO
 PFN_SECTION_SHIFT = 27 - 12   # SECTION_SIZE_BITS (x86-64) - PAGE_SHIFT
 
 ZONE_BOUNDS = ((0, MAX_DMA_PFN), (MAX_DMA_PFN, MAX_DMA32_PFN), (MAX_DMA32_PFN, 1 << 62))
@@ -94,6 +96,36 @@ class Machine:
         if boot:
             self._memblock_free_all(ram, reserved)
             self.init_per_zone_wmark_min()
+        self._attach_arch()
+
+    def _attach_arch(self) -> None:
+        """The x86 direct map and TLB (arch/x86), and page-content tracking where the profile
+        or config needs it (the series, init_on_alloc/init_on_free)."""
+        from pagealloc.arch.x86.set_memory import DirectMap
+        from pagealloc.arch.x86.tlb import TLB
+        from pagealloc.mm.contents import Contents
+        cfg = self.config
+        self.tlb = TLB(self.ncpus)
+        self.directmap = DirectMap(self.ram_ranges, cfg.gbpages, alloc_pgtable=self._alloc_pgtable,
+                                   free_pgtable=self._free_pgtable,
+                                   flush_tlb_all=lambda: self.tlb.flush_tlb_all(self.alloc.cpu))
+        self.alloc.directmap = self.directmap
+        self.alloc.tlb = self.tlb
+        self.contents: Contents | None = None
+        if self.profile.unmapped or cfg.init_on_alloc or cfg.init_on_free:
+            self.contents = Contents(self.mem.max_pfn, cfg.init_on_alloc, cfg.init_on_free,
+                                     self.profile.unmapped, self.directmap, self.tlb)
+            self.alloc.contents = self.contents
+
+    def _alloc_pgtable(self) -> int | None:
+        """``pte_alloc_one_kernel()`` for a direct-map split: one zeroed order-0 page-table
+        page, a mapped UNMOVABLE allocation (GFP_KERNEL|__GFP_ZERO) from this allocator."""
+        pfn = self.alloc.alloc_pages(GFP_PGTABLE, 0, self.alloc.cpu)
+        return None if pfn == NIL else pfn
+
+    def _free_pgtable(self, pfn: int) -> None:
+        """``pte_free_kernel()``: a page-table page that lost a split race goes back."""
+        self.alloc.free_frozen_pages(pfn, 0, self.alloc.cpu)
 
     # ------------------------------------------------------------------ build
     def _build_zones(self, ram: list[tuple[int, int]], reserved: list[tuple[int, int]],
@@ -222,16 +254,25 @@ class Machine:
         return gfp if isinstance(gfp, int) else G.parse_gfp(gfp, self.profile.gfp_table)
 
     def alloc_pages(self, gfp: int | str, order: int = 0, cpu: int = 0,
-                    movable: bool | None = None) -> int | None:
+                    movable: bool | None = None, *, unmapped: bool = False,
+                    owner: int | None = None) -> int | None:
         """Allocate ``2**order`` pages; return the head PFN or None on failure.
 
         ``movable`` overrides whether the block counts as PageLRU/movable_ops for the
-        claim heuristic (default: the request's migratetype is MOVABLE).
+        claim heuristic (default: the request's migratetype is MOVABLE).  ``unmapped`` is
+        the series v4's ``ALLOC_UNMAPPED`` (v2 uses ``__GFP_UNMAPPED`` in ``gfp``).
+        ``owner`` names the user whose data the pages will hold (2.. for unmapped users),
+        for the content/security tracking.
         """
         if not 0 <= cpu < self.ncpus:
             raise ValueError(f"cpu {cpu} out of range 0..{self.ncpus - 1}")
         g = self.parse_gfp(gfp)
-        pfn = self.alloc.alloc_pages(g, order, cpu)
+        if unmapped and self.profile.unmapped != "v4":
+            raise ValueError(f"unmapped=True is ALLOC_UNMAPPED (profile unmapped-v4); "
+                             f"profile {self.profile.name} uses __GFP_UNMAPPED in gfp, or none")
+        if owner is not None and self.contents is not None:
+            self.contents.next_owner = owner
+        pfn = self.alloc.alloc_pages(g, order, cpu, unmapped)
         if pfn == NIL:
             return None
         if movable is not None:
@@ -426,6 +467,10 @@ class Machine:
         if name == "unusable_index":
             return V.render_unusable_index(nodes, k)
         raise KeyError(f"unknown /proc view {name!r}; known: {', '.join(self.PROC_FILES)}")
+
+    def meminfo_directmap(self) -> str:
+        """The ``DirectMap4k/2M/1G`` lines of /proc/meminfo."""
+        return self.directmap.meminfo_lines()
 
     def check(self) -> None:
         """Run every invariant (:mod:`pagealloc.mm.debug`); raise on the first violation."""

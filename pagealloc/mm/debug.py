@@ -245,6 +245,37 @@ def _check_merged(m: "Machine", z: Zone, pfn: int, order: int) -> None:
           f"left unmerged")
 
 
+def check_direct_map(m: "Machine") -> None:
+    """The series' security invariant on free memory: blocks on the UNMOVABLE|UNMAPPED lists
+    (and pcp entries of the unmapped bank) are absent from the direct map, every other free
+    block is present; the direct map's own bookkeeping holds."""
+    dm = getattr(m, "directmap", None)
+    if dm is None:
+        return
+    dm.check()
+    if not m.profile.unmapped:
+        return
+    mem = m.mem
+    from pagealloc.mm.freetype import FREETYPE_UNMAPPED_IDX
+    for z in m.zones:
+        if not z.present_pages:
+            continue
+        for order in range(NR_PAGE_ORDERS):
+            for idx in range(NR_FREETYPE_IDXS):
+                for pfn in mem.list_entries(z.buddy_list(order, idx)):
+                    present = dm.is_present(pfn)
+                    if present == (idx == FREETYPE_UNMAPPED_IDX):
+                        _fail(f"zone {z.name}: free pfn {pfn:#x} order {order} on list {idx} is "
+                              f"{'present in' if present else 'absent from'} the direct map")
+        for pcp in z.pcp:
+            for pindex in range(m.profile.nr_pcp_lists):
+                unmapped_bank = pindex >= 14
+                for pfn in mem.list_entries(pcp.list_base + pindex):
+                    if dm.is_present(pfn) == unmapped_bank:
+                        _fail(f"zone {z.name}: pcp pfn {pfn:#x} on list {pindex} has the wrong "
+                              f"direct-map state")
+
+
 def check_machine(m: "Machine") -> None:
     """Run every invariant on a machine; raise :class:`InvariantError` on the first failure."""
     check_lists(m.mem)
@@ -252,3 +283,4 @@ def check_machine(m: "Machine") -> None:
     for z in m.zones:
         if z.present_pages:
             check_zone(m, z)
+    check_direct_map(m)

@@ -1,0 +1,215 @@
+"""The __GFP_UNMAPPED series: freetypes, the pcp bank, the direct-map flip and its variants.
+
+Mirrors the series' KUnit tests (mm/tests/page_alloc_kunit.c: test_alloc_map_unmap,
+test_pindex_helpers, test_freetype_idx) and pins the review's questions (shared/seed,
+shared/spec/series.md 2.9, 2.17, 5) to observable outcomes.
+"""
+from __future__ import annotations
+
+import pytest
+
+from pagealloc.machine import Machine
+from pagealloc.mm import gfp as G
+from pagealloc.mm.freetype import (
+    FREETYPE_UNMAPPED,
+    MIGRATE_TYPES,
+    NR_FREETYPE_IDXS,
+    freetype_idx,
+)
+from pagealloc.profiles import UNMAPPED_V2, UNMAPPED_V4, with_knobs
+
+GFP_UNMAPPED = G.GFP_KERNEL | G.__GFP_UNMAPPED
+
+
+def _alloc_unmapped(m: Machine, order: int = 0, gfp: int = GFP_UNMAPPED, owner: int = 7) -> int | None:
+    if m.profile.unmapped == "v4":
+        return m.alloc_pages(gfp & ~G.__GFP_UNMAPPED, order, 0, unmapped=True, owner=owner)
+    return m.alloc_pages(gfp, order, 0, owner=owner)
+
+
+def _present_pages(m: Machine) -> int:
+    return sum(z.present_pages for z in m.zones)
+
+
+@pytest.mark.parametrize("profile", [UNMAPPED_V2, UNMAPPED_V4], ids=["v2", "v4"])
+def test_alloc_map_unmap(profile) -> None:  # type: ignore[no-untyped-def]
+    """KUnit test_alloc_map_unmap: node_present_pages/2 + 1 unmapped order-0 pages are all
+    absent from the direct map and in UNMAPPED pageblocks; after freeing them, the same
+    number of mapped pages (forcing map-back flips) are all present."""
+    m = Machine(memory="256M", cpus=2, profile=profile, thp=False)
+    n = _present_pages(m) // 2 + 1
+    pages = [_alloc_unmapped(m) for _ in range(n)]
+    assert all(p is not None for p in pages)
+    for p in pages:
+        assert p is not None
+        assert not m.directmap.is_present(p)
+        assert m.mem.get_pfnblock_freetype(p) >> 3 == FREETYPE_UNMAPPED
+    assert m.alloc.stats["flip_to_unmapped"] >= n // 512
+    m.check()
+    for p in pages:
+        assert p is not None
+        m.free_pages(p, 0)
+    mapped = [m.alloc_pages(G.GFP_KERNEL, 0, 0) for _ in range(n)]
+    assert all(p is not None for p in mapped)
+    for p in mapped:
+        assert p is not None and m.directmap.is_present(p)
+    assert m.alloc.stats["flip_to_mapped"] > 0
+    m.check()
+
+
+def test_unmapping_flushes_the_tlb_once_per_block() -> None:
+    """Each flip to unmapped is one flush_tlb_kernel_range() over 512 pages: above the
+    33-page ceiling, so a full flush IPI'd to every other CPU; mapping back needs none.
+    No unmapped page is handed out while a stale translation could reach it."""
+    m = Machine(memory="512M", cpus=4, profile=UNMAPPED_V2, thp=False)
+    for _ in range(3 * 512):
+        assert _alloc_unmapped(m) is not None
+    flips = m.alloc.stats["flip_to_unmapped"]
+    assert flips == 3
+    assert m.tlb.stats["flush_full"] == flips and m.tlb.stats["ipis"] == 3 * flips
+    assert m.contents is not None
+    assert m.contents.stats["unmapped_reachable_by_stale_tlb"] == 0
+    assert m.contents.stats["unmapped_present_in_direct_map"] == 0
+
+
+def test_noblock_requests_cannot_flip() -> None:
+    """ALLOC_NOBLOCK (no __GFP_DIRECT_RECLAIM): the flip needs IRQs on for the shootdown, so
+    a GFP_NOWAIT|__GFP_UNMAPPED request with no free unmapped page fails."""
+    m = Machine(memory="256M", cpus=1, profile=UNMAPPED_V2, thp=False)
+    assert m.alloc_pages(G.GFP_NOWAIT | G.__GFP_UNMAPPED, 0) is None
+    assert m.alloc.stats["flip_noblock_refused"] >= 1
+    assert m.alloc.stats["flip_to_unmapped"] == 0
+
+
+def test_map_back_without_zeroing_exposes_data() -> None:
+    """The seed's question 1: v2 maps a block back without zeroing it, so a mapped user gets
+    the unmapped user's data; the zero-on-map-back variant closes it."""
+    def run(zero: bool) -> Machine:
+        prof = with_knobs(UNMAPPED_V2, zero_on_map_back=zero)
+        m = Machine(memory="256M", cpus=1, profile=prof, thp=False)
+        n = _present_pages(m) // 2 + 1
+        pages = [_alloc_unmapped(m, owner=9) for _ in range(n)]
+        for p in pages:
+            assert p is not None
+            m.free_pages(p, 0)
+        for _ in range(n):
+            assert m.alloc_pages(G.GFP_KERNEL, 0) is not None
+        m.check()
+        return m
+    leaky = run(False)
+    assert leaky.contents is not None and leaky.contents.stats["exposed_map_back_without_zeroing"] > 0
+    safe = run(True)
+    assert safe.contents is not None
+    assert safe.contents.stats["exposed_map_back_without_zeroing"] == 0
+    assert safe.alloc.stats["pages_zeroed_map_back"] > 0
+
+
+def test_expand_and_free_loop_leave_identical_lists() -> None:
+    """The seed's question 4: giving the flip's remainder back with expand() instead of the
+    per-order __free_one_page() loop leaves exactly the same free lists."""
+    def lists(remainder: str) -> list[list[tuple[int, int, int]]]:
+        m = Machine(memory="256M", cpus=1, profile=with_knobs(UNMAPPED_V2, flip_remainder=remainder),
+                    thp=False)
+        for order in (0, 3, 1, 2, 0):
+            assert _alloc_unmapped(m, order) is not None
+        m.check()
+        return [m.free_blocks(z) for z in m.zones if z.present_pages]
+    assert lists("free_loop") == lists("expand")
+
+
+def test_unmapped_requests_use_the_unmapped_pcp_bank() -> None:
+    """Series 14/19: unmapped pcp lists follow the THP lists (pindex 14 + order, THP 18);
+    pages freed from an unmapped block return to that bank."""
+    m = Machine(memory="256M", cpus=1, profile=UNMAPPED_V2, thp=False)
+    p = _alloc_unmapped(m)
+    assert p is not None
+    m.free_pages(p, 0)
+    z = m.alloc.zone_of(p)
+    assert (14, p) in m.pcp_blocks(z, 0)
+    assert m.profile.nr_pcp_lists == 19
+
+
+def test_pindex_helpers() -> None:
+    """KUnit test_pindex_helpers: every order/mt/{0, UNMAPPED} maps below NR_PCP_LISTS,
+    uniquely except the shared THP U/R list, round-trips through pindex_to_order, and every
+    pindex is used."""
+    prof = UNMAPPED_V2
+    seen: dict[int, tuple[int, int]] = {}
+    for order in (0, 1, 2, 3, 9):
+        for mt in range(3):
+            for flags in (0, FREETYPE_UNMAPPED):
+                if flags and mt != 0:
+                    continue
+                ft = mt | (flags << 3)
+                pi = prof.order_to_pindex(ft, order)
+                assert 0 <= pi < prof.nr_pcp_lists
+                assert prof.pindex_to_order(pi) == order
+                if pi in seen:
+                    assert order == 9 and not flags and {mt, seen[pi][1]} == {0, 2}
+                seen[pi] = (order, mt)
+    assert set(seen) == set(range(prof.nr_pcp_lists))
+
+
+def test_freetype_idx() -> None:
+    """KUnit test_freetype_idx: indices are in [0, NR_FREETYPE_IDXS) and all are used;
+    only UNMOVABLE|UNMAPPED of the flagged freetypes has a list."""
+    idxs = {freetype_idx(mt) for mt in range(MIGRATE_TYPES)}
+    idxs.add(freetype_idx(0 | (FREETYPE_UNMAPPED << 3)))
+    assert idxs == set(range(NR_FREETYPE_IDXS))
+    for mt in range(1, MIGRATE_TYPES):
+        assert freetype_idx(mt | (FREETYPE_UNMAPPED << 3)) == -1
+
+
+def test_freetypes_equal_ignoring_flags_merges_mapped_with_unmapped() -> None:
+    """series.md 2.1/2.17 #1: if freetypes_equal() compares only migratetypes, freeing an
+    unmapped order-9 block next to a free mapped UNMOVABLE one merges them into an order-10
+    block whose halves disagree on direct-map presence; with the flag check they stay apart."""
+    def run(flags: bool) -> tuple[bool, int]:
+        m = Machine(memory="256M", cpus=1, profile=with_knobs(UNMAPPED_V2, freetypes_equal_flags=flags),
+                    thp=False)
+        a = m.alloc
+        # an unmapped order-9 block, then its buddy as a mapped UNMOVABLE order-9 block
+        u = _alloc_unmapped(m, 9)
+        assert u is not None
+        buddy = u ^ 512
+        z = a.zone_of(u)
+        if m.mem.pstate[buddy] == 0x10 | 9:
+            a.del_page_from_free_list(buddy, z, 9, m.mem.get_pfnblock_freetype(buddy))
+        else:
+            pytest.skip("buddy block not free in this layout")
+        a.set_pageblock_migratetype(buddy, 0)
+        m.mem.pstate[buddy] = 0x30 | 9
+        m.free_pages(buddy, 9)
+        m.free_pages(u, 9)
+        head = u & ~1023
+        return m.mem.pstate[head] == 0x10 | 10, head
+    merged, head = run(False)
+    assert merged
+    kept_apart, _ = run(True)
+    assert not kept_apart
+
+
+def test_v4_refuses_unmapped_zero() -> None:
+    """v4: ALLOC_UNMAPPED and __GFP_ZERO are incompatible (the allocator does no zeroing)."""
+    m = Machine(memory="256M", cpus=1, profile=UNMAPPED_V4, thp=False)
+    assert m.alloc_pages(G.GFP_KERNEL | G.__GFP_ZERO, 0, unmapped=True) is None
+    assert m.alloc.stats["unmapped_zero_refused"] == 1
+    assert m.alloc_pages(G.GFP_KERNEL, 0, unmapped=True) is not None
+
+
+def test_flip_splits_a_1g_direct_map_page_once() -> None:
+    """A flip inside a 1 GiB direct-map leaf splits it once (one page-table page, allocated
+    from this allocator as a mapped unmovable page) and rewrites the 2 MiB entry in place;
+    splits are never undone (set_direct_map_valid_noflush via change_page_attr)."""
+    m = Machine(memory="8G", cpus=2, profile=UNMAPPED_V2)
+    before = list(m.directmap.direct_pages_count)
+    assert before[3] > 0
+    high = [_alloc_unmapped(m, 9) for _ in range(4)]
+    assert all(p is not None for p in high)
+    assert m.directmap.stats["direct_map_level3_splits"] >= 1
+    assert m.directmap.stats["pgtable_pages_allocated"] >= 1
+    for p in high:
+        assert p is not None
+        m.free_pages(p, 9)
+    m.check()
+    assert m.directmap.direct_pages_count[3] < before[3]
