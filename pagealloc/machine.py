@@ -116,6 +116,23 @@ class Machine:
             self.contents = Contents(self.mem.max_pfn, cfg.init_on_alloc, cfg.init_on_free,
                                      self.profile.unmapped, self.directmap, self.tlb)
             self.alloc.contents = self.contents
+        self.mermap = None
+        if self.profile.unmapped == "v2":
+            # v2 20/22: __GFP_UNMAPPED|__GFP_ZERO is zeroed through the current mm's mermap
+            from pagealloc.mm.mermap import (
+                CLEAR_PAGE_MERMAP_V2,
+                MERMAP_BJACKMAN_072BC4B,
+                Mermap,
+                clear_page_mermap,
+            )
+            # the v2-era mermap (bjackman/linux, no pgprot check), as v2's caller expects
+            mermap = Mermap(self.ncpus, strict=False, variant=MERMAP_BJACKMAN_072BC4B,
+                            flush_local=lambda cpu: self.tlb.flush_tlb_local(cpu))
+            mermap.mm_prepare()
+            self.mermap = mermap
+            if self.contents is not None:
+                self.contents.mermap_clear = lambda pfn, nr: clear_page_mermap(
+                    mermap, self.alloc.cpu, pfn, nr, CLEAR_PAGE_MERMAP_V2)
 
     def _alloc_pgtable(self) -> int | None:
         """``pte_alloc_one_kernel()`` for a direct-map split: one zeroed order-0 page-table

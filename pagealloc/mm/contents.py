@@ -54,6 +54,8 @@ class Contents:
         #: owner class the next allocation writes (set by the caller, e.g. Machine.alloc_pages)
         self.next_owner = KERNEL
         self.flipped_back: Callable[[int], bool] | None = None
+        #: v2 20/22: zero unmapped pages through the mermap; returns the pfns really cleared
+        self.mermap_clear: Callable[[int, int], list[int]] | None = None
         self.stats: dict[str, int] = {
             "pages_zeroed_alloc": 0, "pages_zeroed_free": 0, "pages_zeroed_mermap": 0,
             "pages_zeroed_map_back": 0, "exposures": 0, "pages_exposed": 0,
@@ -94,6 +96,13 @@ class Contents:
             if unmapped and self.unmapped_profile == "v4" and not gfp & _GFP_ZERO:
                 # v4: ALLOC_UNMAPPED pages skip allocator-side init (should_skip_init())
                 self.stats["unmapped_init_skipped"] += nr
+            elif unmapped and self.mermap_clear is not None:
+                # kernel_init_pages() -> clear_page_mermap(): only the pages it really
+                # clears become zero (v2's slow path clears the first page n times,
+                # series.md 2.17 #5)
+                for p in set(self.mermap_clear(pfn, nr)):
+                    self.data[p] = ZERO
+                self.stats["pages_zeroed_mermap"] += nr
             else:
                 self.zero(pfn, nr, "mermap" if unmapped else "alloc")
         seg = self.data[pfn:pfn + nr]

@@ -213,3 +213,22 @@ def test_flip_splits_a_1g_direct_map_page_once() -> None:
         m.free_pages(p, 9)
     m.check()
     assert m.directmap.direct_pages_count[3] < before[3]
+
+
+def test_v2_zeroes_unmapped_pages_through_the_mermap() -> None:
+    """v2 20/22: __GFP_UNMAPPED|__GFP_ZERO clears through the mermap.  An order-0 request
+    fits the window (fast path, one get); an order-9 one never fits the 511 usable pages,
+    so it takes the slow path, which in v2 clears the first page 512 times (series.md
+    2.17 #5): the other 511 pages keep the previous unmapped user's data."""
+    m = Machine(memory="256M", cpus=1, profile=UNMAPPED_V2, thp=False)
+    assert m.mermap is not None and m.contents is not None
+    p = _alloc_unmapped(m, 9, owner=3)
+    assert p is not None
+    m.free_pages(p, 9)
+    q = _alloc_unmapped(m, 9, gfp=GFP_UNMAPPED | G.__GFP_ZERO, owner=4)
+    assert q == p                              # the same block comes back
+    assert m.contents.stats["pages_zeroed_mermap"] == 512
+    assert m.contents.stats["exposed_between_unmapped_users"] == 511
+    assert m.mermap.stats["reserved_gets"] == 512
+    r = _alloc_unmapped(m, 0, gfp=GFP_UNMAPPED | G.__GFP_ZERO, owner=4)
+    assert r is not None and m.mermap.stats["gets"] >= 1
