@@ -17,14 +17,36 @@ from typing import Any, Sequence
 from pagealloc.config import ConfigError, MachineConfig, config_from_kwargs
 from pagealloc.machine import Machine
 from pagealloc.mm.gfp import GfpParseError
-from pagealloc.profiles import PROFILES, ProfileError
+from pagealloc.profiles import KNOBS, PROFILES, ProfileError, get_profile, with_knobs
 
 PROC_CHOICES = ("buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat", "extfrag_index",
-                "unusable_index")
+                "unusable_index", "meminfo")
 
 
 class UsageError(ValueError):
     """A command-line value that cannot be used."""
+
+
+def _split_knobs(items: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
+    """Separate profile knobs (:data:`pagealloc.profiles.KNOBS`) from machine fields."""
+    machine: list[str] = []
+    knobs: dict[str, Any] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if key in KNOBS:
+            allowed = KNOBS[key]
+            if isinstance(allowed[0], bool):
+                if value.lower() not in ("0", "1", "true", "false", "on", "off", "yes", "no"):
+                    raise UsageError(f"--set {key}={value}: expected a boolean")
+                knobs[key] = value.lower() in ("1", "true", "on", "yes")
+            else:
+                if value not in allowed:
+                    raise UsageError(f"--set {key}={value}: not one of {', '.join(map(str, allowed))}")
+                knobs[key] = value
+        else:
+            machine.append(item)
+    return machine, knobs
 
 
 def _parse_set(items: Sequence[str]) -> dict[str, Any]:
@@ -37,7 +59,8 @@ def _parse_set(items: Sequence[str]) -> dict[str, Any]:
         key, value = item.split("=", 1)
         key = key.strip().replace("-", "_")
         if key not in fields:
-            raise UsageError(f"--set {key}: unknown knob; known: {', '.join(sorted(fields))}")
+            known = sorted(list(fields) + list(KNOBS))
+            raise UsageError(f"--set {key}: unknown knob; known: {', '.join(known)}")
         default = getattr(MachineConfig(), key)
         try:
             if key in ("reserved", "ram_ranges"):
@@ -74,11 +97,14 @@ def _parse_ranges(key: str, value: str) -> list[tuple[int, int]]:
 
 def build_machine(args: argparse.Namespace) -> Machine:
     """The machine named by --snapshot, or built from --memory/--cpus/--set."""
-    profile = args.profile
+    machine_items, knobs = _split_knobs(getattr(args, "set", None) or [])
+    profile: Any = args.profile
+    if knobs:
+        profile = with_knobs(get_profile(profile or "linux-7.2"), **knobs)
     if getattr(args, "snapshot", None):
         from pagealloc.workload.state import machine_from_snapshot
         return machine_from_snapshot(args.snapshot, profile)
-    kwargs = _parse_set(getattr(args, "set", None) or [])
+    kwargs = _parse_set(machine_items)
     kwargs.setdefault("memory", args.memory)
     kwargs.setdefault("cpus", args.cpus)
     cfg = config_from_kwargs(**kwargs)
@@ -90,7 +116,10 @@ def cmd_proc(args: argparse.Namespace) -> int:
     if m.synthesized_layout:
         sys.stdout.write("# pagealloc: layout synthesized from /proc files (no gt_buddydump); "
                          "counts are exact, physical placement is not\n")
-    sys.stdout.write(m.proc(args.file))
+    if args.file == "meminfo":
+        sys.stdout.write(m.meminfo_directmap())      # the model's part of /proc/meminfo
+    else:
+        sys.stdout.write(m.proc(args.file))
     return 0
 
 
@@ -108,7 +137,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.scenario not in ("mixed",):
         raise UsageError(f"unknown scenario {args.scenario!r}; built-in: mixed")
     ram_pages = sum(z.managed_pages for z in m.zones)
-    spec = MixedSpec(events=args.events, seed=args.seed, cpus=m.ncpus)
+    spec = MixedSpec(events=args.events, seed=args.seed, cpus=m.ncpus,
+                     unmapped_share=args.unmapped_share)
+    if args.unmapped_share and not m.profile.unmapped:
+        raise UsageError("--unmapped-share needs an unmapped profile (unmapped-v2, unmapped-v4)")
     writer = None
     if args.events_file:
         from pagealloc.mm.tracepoints import TraceWriter
@@ -129,6 +161,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         "alloc_failures": res.alloc_failures, "model_stats": dict(m.alloc.stats),
         "vmstat": m.vmstat(),
     }
+    if m.profile.unmapped:
+        summary["tlb"] = dict(m.tlb.stats)
+        summary["direct_map"] = {k: v for k, v in m.directmap.stats.items() if isinstance(v, int)}
+        summary["direct_map_pages_count"] = list(m.directmap.direct_pages_count)
+        if m.contents is not None:
+            summary["contents"] = dict(m.contents.stats)
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True))
     else:
@@ -138,6 +176,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         for k, v in sorted(m.alloc.stats.items()):
             print(f"  {k} {v}")
         print(m.proc("buddyinfo"), end="")
+        if m.profile.unmapped:
+            print(m.meminfo_directmap(), end="")
+            print("tlb " + " ".join(f"{k}={v}" for k, v in sorted(m.tlb.stats.items())))
+            if m.contents is not None:
+                print("security " + " ".join(f"{k}={v}" for k, v in sorted(m.contents.stats.items())))
         print(f"# replayed in {elapsed:.2f}s ({len(events) / max(elapsed, 1e-9):.0f} events/s)",
               file=sys.stderr)
     return 0
@@ -172,6 +215,9 @@ def make_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=42)
     sp.add_argument("--json", action="store_true", help="machine-readable summary")
     sp.add_argument("--events-file", metavar="FILE", help="write tracepoint lines to FILE")
+    sp.add_argument("--unmapped-share", type=float, default=0.0, metavar="F",
+                    help="fraction of order-0..3 unmovable requests that are unmapped "
+                         "(guest_memfd-like; unmapped profiles only)")
     sp.add_argument("--check-every", type=int, default=0, metavar="N",
                     help="run the invariant checker every N events")
     machine_opts(sp)

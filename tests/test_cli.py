@@ -326,3 +326,27 @@ def test_set_reserved_bad_value_exits_2(capsys: pytest.CaptureFixture[str]) -> N
     """A list-valued knob given a scalar is an input error: exit 2 naming 'reserved'."""
     rc, _, err = run(capsys, "info", "--memory", "1G", "--set", "reserved=0")
     assert rc == 2 and "reserved" in err
+
+
+def test_unmapped_profile_run_with_knobs(capsys: pytest.CaptureFixture[str]) -> None:
+    """`run --profile unmapped-v2 --unmapped-share` flips blocks (full TLB flushes in the
+    JSON), profile knobs go through --set, and a bad knob value exits 2 naming it."""
+    rc, out, _ = run(capsys, "run", "--profile", "unmapped-v2", "--memory", "1G", "--cpus", "2",
+                     "--events", "4000", "--unmapped-share", "0.5", "--json",
+                     "--set", "zero_on_map_back=true", "--set", "flip_remainder=expand")
+    assert rc == 0
+    data = json.loads(out)
+    assert data["profile"].startswith("unmapped-v2,")
+    assert data["model_stats"]["flip_to_unmapped"] >= 1
+    assert data["tlb"]["flush_full"] >= data["model_stats"]["flip_to_unmapped"]
+    rc, _, err = run(capsys, "run", "--profile", "unmapped-v2", "--set", "flip_remainder=nope")
+    assert rc == 2 and "flip_remainder" in err
+    rc, _, err = run(capsys, "run", "--memory", "1G", "--unmapped-share", "0.5")
+    assert rc == 2 and "unmapped profile" in err
+
+
+def test_proc_meminfo_directmap(capsys: pytest.CaptureFixture[str]) -> None:
+    """`proc meminfo` prints the DirectMap lines (arch_report_meminfo) of the machine."""
+    rc, out, _ = run(capsys, "proc", "meminfo", "--memory", "1G", "--cpus", "1")
+    assert rc == 0
+    assert [ln.split(":")[0] for ln in out.splitlines()] == ["DirectMap4k", "DirectMap2M", "DirectMap1G"]

@@ -25,6 +25,9 @@ GFP_UNMOVABLE = G.GFP_KERNEL
 GFP_MOVABLE = G.GFP_HIGHUSER_MOVABLE
 GFP_RECLAIMABLE = G.GFP_KERNEL | G.__GFP_RECLAIMABLE
 GFP_THP = G.GFP_TRANSHUGE
+#: marks an unmapped request in a stream (the __GFP_UNMAPPED bit; run_mixed turns it into
+#: ALLOC_UNMAPPED on the v4 profile)
+UNMAPPED_REQUEST = G.__GFP_UNMAPPED
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,9 @@ class MixedSpec:
     mt_weights: tuple[float, float, float] = (25, 65, 10)
     #: target fraction of RAM held live; frees become likelier as it is approached
     target_occupancy: float = 0.6
+    #: share of the unmovable order-0..3 requests that ask for unmapped pages (the series:
+    #: __GFP_UNMAPPED in v2, ALLOC_UNMAPPED in v4), e.g. guest_memfd or secretmem memory
+    unmapped_share: float = 0.0
 
 
 def mixed_stream(spec: MixedSpec, ram_pages: int) -> Iterator[tuple[int, int, int, int]]:
@@ -65,6 +71,8 @@ def mixed_stream(spec: MixedSpec, ram_pages: int) -> Iterator[tuple[int, int, in
             continue
         order = orders[_pick(cum_o, rng.random())]
         gfp = GFP_THP if order == 9 else gfps[_pick(cum_m, rng.random())]
+        if spec.unmapped_share and gfp == GFP_UNMOVABLE and rng.random() < spec.unmapped_share:
+            gfp = GFP_UNMOVABLE | UNMAPPED_REQUEST
         yield (OP_ALLOC, gfp, order, cpu)
         live.append((slot, order))
         live_pages += 1 << order
@@ -102,13 +110,17 @@ def run_mixed(machine: object, events: list[tuple[int, int, int, int]] | Iterato
     from pagealloc.machine import Machine
     assert isinstance(machine, Machine)
     alloc = machine.alloc
+    v4 = machine.profile.unmapped == "v4"
     res = MixedResult()
     pfns: dict[int, int] = {}
     slot = 0
     n = 0
     for op, a, order, cpu in events:
         if op == OP_ALLOC:
-            pfn = alloc.alloc_pages(a, order, cpu)
+            if a & UNMAPPED_REQUEST and v4:
+                pfn = alloc.alloc_pages(a & ~UNMAPPED_REQUEST, order, cpu, True)
+            else:
+                pfn = alloc.alloc_pages(a, order, cpu)
             if pfn >= 0:
                 pfns[slot] = pfn
                 res.allocs += 1
