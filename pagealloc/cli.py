@@ -11,7 +11,6 @@ import dataclasses
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 from pagealloc.config import ConfigError, MachineConfig, config_from_kwargs

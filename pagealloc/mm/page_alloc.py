@@ -1627,7 +1627,6 @@ class PageAllocator:
         """``free_pcppages_bulk()``: round-robin from ``pindex``, each list from its tail."""
         count = min(pcp.count, count)
         mem = self.mem
-        ltail = mem.ltail
         lhead = mem.lhead
         nr_lists = self.profile.nr_pcp_lists
         base = pcp.list_base

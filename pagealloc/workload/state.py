@@ -25,6 +25,8 @@ import numpy as np
 from pagealloc.config import MachineConfig
 from pagealloc.machine import Machine
 from pagealloc.mm.freetype import (
+    MIGRATE_CMA,
+    MIGRATE_HIGHATOMIC,
     MIGRATE_ISOLATE,
     MIGRATE_MOVABLE,
     MIGRATE_TYPES,
@@ -184,7 +186,6 @@ def machine_from_dump(dump: BuddyDump, profile: str | Profile | None = None,
 
 def _install_dump(m: Machine, dump: BuddyDump) -> None:
     mem = m.mem
-    alloc = m.alloc
     pstate = mem.pstate
     # every RAM PFN is in use until the dump says it is free
     for a, b in m.ram_ranges:
@@ -218,17 +219,7 @@ def _install_dump(m: Machine, dump: BuddyDump) -> None:
             size = 1 << order
             if pfn & (size - 1) or not dz.start_pfn <= pfn < dz.end_pfn:
                 raise StateImportError(f"{dump.path}: free block {pfn:#x} order {order} misaligned or outside {dz.name}")
-            pstate[pfn:pfn + size] = bytes(size)
-            mem.pkind[pfn:pfn + size] = bytes(size)
-            pstate[pfn] = PS_BUDDY | order
-            alloc._add_to_free_list(pfn, z, order, list_mt, True)
-            alloc.cpu = 0
-            if list_mt != MIGRATE_ISOLATE:
-                z.nr_free_pages += size
-                if list_mt == 4:
-                    z.nr_free_cma_pages += size
-                elif list_mt == 3:
-                    z.nr_free_highatomic += size
+            _install_free_block(m, z, pfn, order, list_mt)
         # pcp lists
         for dp in dz.pcp:
             if dp.cpu >= len(z.pcp):
@@ -280,6 +271,23 @@ def _install_dump(m: Machine, dump: BuddyDump) -> None:
     m.alloc._gfp_cache.clear()
     # holes inside zone spans that iomem says are not RAM
     _mark_holes(m)
+
+
+def _install_free_block(m: Machine, z: Zone, pfn: int, order: int, mt: int) -> None:
+    """Put a free block at the tail of ``free_area[order].free_list[mt]`` with its counts
+    (states imported from outside: the lists are built in head-to-tail order)."""
+    size = 1 << order
+    mem = m.mem
+    mem.pstate[pfn:pfn + size] = bytes(size)
+    mem.pkind[pfn:pfn + size] = bytes(size)
+    mem.pstate[pfn] = PS_BUDDY | order
+    m.alloc._add_to_free_list(pfn, z, order, mt, True)
+    if mt != MIGRATE_ISOLATE:
+        z.nr_free_pages += size
+        if mt == MIGRATE_CMA:
+            z.nr_free_cma_pages += size
+        elif mt == MIGRATE_HIGHATOMIC:
+            z.nr_free_highatomic += size
 
 
 def _mark_holes(m: Machine) -> None:
@@ -478,7 +486,6 @@ def _carve(heaps: list[list[tuple[int, bool]]], order: int, placed9: set[int]) -
 
 def _synthesize_zone(m: Machine, z: Zone, node: int, type_names: list[str], pti: Pagetypeinfo) -> None:
     mem = m.mem
-    alloc = m.alloc
     kernel_names = type_names
     name_to_mt = {"Unmovable": 0, "Movable": 1, "Reclaimable": 2, "HighAtomic": 3, "CMA": 4, "Isolate": 5}
     blocks_per_type = pti.blocks_for(z.name, node)
@@ -534,14 +541,4 @@ def _synthesize_zone(m: Machine, z: Zone, node: int, type_names: list[str], pti:
                         f"{len(assign[mt])} {tname} pageblocks")
                 placements.append((pfn, order))
         for pfn, order in placements:
-            size = 1 << order
-            mem.pstate[pfn:pfn + size] = bytes(size)
-            mem.pkind[pfn:pfn + size] = bytes(size)
-            mem.pstate[pfn] = PS_BUDDY | order
-            alloc._add_to_free_list(pfn, z, order, mt, True)
-            if mt != MIGRATE_ISOLATE:
-                z.nr_free_pages += size
-                if mt == 4:
-                    z.nr_free_cma_pages += size
-                elif mt == 3:
-                    z.nr_free_highatomic += size
+            _install_free_block(m, z, pfn, order, mt)
