@@ -66,7 +66,8 @@ class Profile:
     #: __setup_per_zone_wmarks() caps ZONE_MOVABLE's min like highmem (7.2; 6.1 only highmem)
     movable_wmark_capped: bool = True
     # --- the __GFP_UNMAPPED series (shared/spec/series.md) ---------------------------------
-    #: "" (upstream), "v2" (__GFP_UNMAPPED as posted and reviewed) or "v4" (ALLOC_UNMAPPED)
+    #: "" (upstream), "v2" (__GFP_UNMAPPED as posted and reviewed), "v4" (ALLOC_UNMAPPED), or
+    #: "zap" (the per-folio design: unmapped requests marked with __GFP_UNMAPPED)
     unmapped: str = ""
     #: __rmqueue_direct_map()'s __rmqueue() start mode: "normal" (as posted) or "claim"
     #: (the reviewer's question 3)
@@ -127,7 +128,13 @@ UNMAPPED_V2 = replace(LINUX_7_2, name="unmapped-v2", gfp_table=GFP_TABLE_UNMAPPE
 UNMAPPED_V4 = replace(UNMAPPED_V2, name="unmapped-v4", gfp_table=GFP_TABLE_7_2, unmapped="v4",
                       no_block_policy="compact", flip_error_path="free_unlocked")
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (LINUX_7_2, LINUX_6_1, UNMAPPED_V2, UNMAPPED_V4)}
+#: The design the series replaces (secretmem, guest_memfd NO_DIRECT_MAP; v4 patch 1
+#: folio_{zap,restore}_direct_map()): upstream 7.2 allocation, then each folio is removed
+#: from the direct map and flushed on its own, and restored and zeroed when freed.
+FOLIO_ZAP = replace(LINUX_7_2, name="folio-zap", gfp_table=GFP_TABLE_UNMAPPED_V2, unmapped="zap")
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (LINUX_7_2, LINUX_6_1, UNMAPPED_V2, UNMAPPED_V4,
+                                                    FOLIO_ZAP)}
 
 #: Knobs that ``--set``/``with_knobs`` may change on a profile, with their allowed values.
 KNOBS: dict[str, tuple[object, ...]] = {

@@ -71,11 +71,15 @@ class Contents:
         key = "pages_zeroed_" + by
         self.stats[key] = self.stats.get(key, 0) + nr
 
-    def on_alloc(self, pfn: int, order: int, gfp: int, ft: int) -> None:
+    def on_alloc(self, pfn: int, order: int, gfp: int, ft: int, unmapped: bool = False) -> None:
         """``post_alloc_hook()``: check reachability, zero where the kernel would, count any
-        exposure of another user's data, then the new owner's data fills the block."""
+        exposure of another user's data, then the new owner's data fills the block.
+
+        ``unmapped``: the pages are for an unmapped user even though their freetype has no
+        flag (the per-folio zap design, where the caller removes them from the direct map).
+        """
         nr = 1 << order
-        unmapped = bool(ft >> 3)
+        unmapped = unmapped or bool(ft >> 3)
         owner = self.next_owner
         self.next_owner = KERNEL
         if unmapped:

@@ -76,6 +76,8 @@ GFP_UNMAPPED_BIT = G.__GFP_UNMAPPED
 GFP_ZERO_BIT = G.__GFP_ZERO
 #: pkind of a block lost by the v2 flip error path
 KIND_LEAKED = 0x40
+#: pkind bit of a folio taken out of the direct map on its own (profile folio-zap)
+KIND_ZAPPED = 0x80
 ALLOC_CPUSET = G.ALLOC_CPUSET
 ALLOC_HIGHATOMIC = G.ALLOC_HIGHATOMIC
 ALLOC_KSWAPD = G.ALLOC_KSWAPD
@@ -144,7 +146,7 @@ class ContentsLike(Protocol):
 
     def zero(self, pfn: int, nr: int, by: str) -> None: ...
 
-    def on_alloc(self, pfn: int, order: int, gfp: int, ft: int) -> None: ...
+    def on_alloc(self, pfn: int, order: int, gfp: int, ft: int, unmapped: bool = False) -> None: ...
 
     def on_free(self, pfn: int, order: int) -> None: ...
 
@@ -212,6 +214,7 @@ class PageAllocator:
             "flip_pages_to_mapped": 0, "flip_no_block": 0, "flip_noblock_refused": 0,
             "flip_cpa_error": 0, "flip_leaked_pages": 0, "flip_max_depth": 0,
             "pages_zeroed_map_back": 0, "unmapped_zero_refused": 0,
+            "folio_zap": 0, "folio_zap_pages": 0, "folio_restore": 0,
         }
         self.sink: EventSink | None = None
         self.hygiene = profile.free_list_hygiene
@@ -905,7 +908,7 @@ class PageAllocator:
                                         ft: int) -> int:
         """After the zone lock is dropped: the series' ``__rmqueue_direct_map()``; upstream
         has nothing here."""
-        if not self.unmapped:
+        if self.unmapped not in ("v2", "v4"):
             return NIL
         return self.rmqueue_direct_map(zone, order, alloc_flags, ft)
 
@@ -1232,7 +1235,7 @@ class PageAllocator:
                 preferred = i
                 break
         flags = G.gfp_to_alloc_flags_cma(gfp, ALLOC_WMARK_LOW, self.has_cma)
-        if self.unmapped and not (gfp & GFP_DIRECT_RECLAIM_BIT):
+        if self.unmapped in ("v2", "v4") and not (gfp & GFP_DIRECT_RECLAIM_BIT):
             flags |= ALLOC_NOBLOCK           # init_alloc_flags() of the series
         ac: AllocContext | None = None
         if preferred >= 0:
@@ -1252,7 +1255,7 @@ class PageAllocator:
         ``ALLOC_UNMAPPED`` (v4, passed here as bit 40 of the cache key) add
         FREETYPE_UNMAPPED and force MIGRATE_UNMOVABLE (``WARN_ON_ONCE`` otherwise)."""
         mt = G.gfp_migratetype(gfp & 0xFFFFFFFF)
-        if self.unmapped and gfp & (UNMAPPED_KEY | GFP_UNMAPPED_BIT):
+        if self.unmapped and self.unmapped != "zap" and gfp & (UNMAPPED_KEY | GFP_UNMAPPED_BIT):
             if mt != MIGRATE_UNMOVABLE:
                 self.vm_warn("gfp_freetype:unmapped_not_unmovable")
             return MIGRATE_UNMOVABLE | (FREETYPE_UNMAPPED << 3)
@@ -1283,13 +1286,43 @@ class PageAllocator:
             # prep_new_page() -> post_alloc_hook(): the block is in use
             self.mem.pstate[page] = PS_ALLOC | order
             self.mem.pkind[page] = kind
+            zap = self.unmapped == "zap" and (unmapped or gfp & GFP_UNMAPPED_BIT)
+            if zap:
+                self.folio_zap_direct_map(page, order)
             if self.contents is not None:
-                self.contents.on_alloc(page, order, gfp, mt)
+                self.contents.on_alloc(page, order, gfp, mt, bool(zap))
         else:
             self.stats["alloc_fail"] += 1
         if self.sink is not None:
             self.emit("mm_page_alloc", page, order, mt & 7, gfp)
         return page
+
+    def folio_zap_direct_map(self, page: int, order: int) -> None:
+        """The per-folio design of secretmem/guest_memfd today (series v4 patch 1,
+        ``folio_zap_direct_map()``): take this folio alone out of the direct map
+        (``set_direct_map_valid_noflush()``, splitting large entries as needed) and flush its
+        range at once."""
+        nr = 1 << order
+        cpu = self.cpu
+        if self.directmap is not None and self.directmap.set_direct_map_valid_noflush(page, nr, False):
+            self.stats["flip_cpa_error"] += 1
+        self.cpu = cpu
+        if self.tlb is not None:
+            self.tlb.unmap(page, nr)
+            self.tlb.flush_tlb_kernel_range(page, page + nr, cpu)
+        self.mem.pkind[page] |= KIND_ZAPPED
+        self.stats["folio_zap"] += 1
+        self.stats["folio_zap_pages"] += nr
+
+    def folio_restore_direct_map(self, page: int, order: int) -> None:
+        """``folio_restore_direct_map()`` on free: map the folio back (no flush needed) and
+        zero it, as secretmem does after restoring the direct map."""
+        nr = 1 << order
+        if self.directmap is not None:
+            self.directmap.set_direct_map_valid_noflush(page, nr, True)
+        if self.contents is not None:
+            self.contents.zero(page, nr, "free")
+        self.stats["folio_restore"] += 1
 
     def post_alloc_hook(self, page: int, order: int, gfp: int, mt: int) -> None:
         """``prep_new_page()``/``post_alloc_hook()``: mark the block allocated."""
@@ -1311,7 +1344,7 @@ class PageAllocator:
         """
         can_direct_reclaim = bool(gfp & GFP_DIRECT_RECLAIM_BIT)
         alloc_flags = G.gfp_to_alloc_flags(gfp, order, self.has_cma, bool(self.defrag_mode))
-        if self.unmapped and not can_direct_reclaim:
+        if self.unmapped in ("v2", "v4") and not can_direct_reclaim:
             alloc_flags |= ALLOC_NOBLOCK
         can_retry_reserves = True
         while True:                                          # retry:
@@ -1448,6 +1481,8 @@ class PageAllocator:
         zone = self.zone_of(pfn)
         if self.sink is not None:
             self.emit("mm_page_free", pfn, order)
+        if mem.pkind[pfn] & KIND_ZAPPED:
+            self.folio_restore_direct_map(pfn, order)
         if self.contents is not None:
             self.contents.on_free(pfn, order)
         mem.pstate[pfn] = 0

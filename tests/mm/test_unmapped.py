@@ -232,3 +232,35 @@ def test_v2_zeroes_unmapped_pages_through_the_mermap() -> None:
     assert m.mermap.stats["reserved_gets"] == 512
     r = _alloc_unmapped(m, 0, gfp=GFP_UNMAPPED | G.__GFP_ZERO, owner=4)
     assert r is not None and m.mermap.stats["gets"] >= 1
+
+
+def test_folio_zap_versus_freetype_flips() -> None:
+    """E1/E8 in miniature: 1024 unmapped order-0 pages.  The per-folio design (folio-zap:
+    secretmem/guest_memfd today) flushes the TLB once per page and splits 2 MiB direct-map
+    entries down to 4K (allocating page tables); the series flips two whole pageblocks:
+    two full flushes, no 2M->4K splits.  Freed zapped pages are restored and zeroed, so no
+    data is exposed."""
+    from pagealloc.profiles import FOLIO_ZAP
+    zap = Machine(memory="1G", cpus=4, profile=FOLIO_ZAP, thp=False)
+    v2 = Machine(memory="1G", cpus=4, profile=UNMAPPED_V2, thp=False)
+    pages = {}
+    for m in (zap, v2):
+        pages[m.profile.name] = [m.alloc_pages(GFP_UNMAPPED, 0, 0, owner=6) for _ in range(1024)]
+        assert all(p is not None and not m.directmap.is_present(p) for p in pages[m.profile.name])
+        m.check()
+    assert zap.tlb.stats["flush_tlb_kernel_range"] == 1024
+    # every range flush and every post-split flush_tlb_all() IPIs the 3 other CPUs
+    assert zap.tlb.stats["ipis"] == 3 * (1024 + zap.tlb.stats["flush_tlb_all"])
+    assert zap.directmap.stats["direct_map_level2_splits"] >= 2
+    assert zap.directmap.direct_pages_count[1] > v2.directmap.direct_pages_count[1]
+    assert v2.tlb.stats["flush_tlb_kernel_range"] == 2
+    assert v2.directmap.stats["direct_map_level2_splits"] == 0
+    for p in pages["folio-zap"]:
+        assert p is not None
+        zap.free_pages(p, 0)
+        assert zap.directmap.is_present(p)
+    assert zap.contents is not None and zap.contents.stats["pages_zeroed_free"] == 1024
+    for _ in range(2048):
+        assert zap.alloc_pages(G.GFP_KERNEL, 0) is not None
+    assert zap.contents.stats["pages_exposed"] == 0
+    zap.check()
