@@ -1286,11 +1286,11 @@ class PageAllocator:
             # prep_new_page() -> post_alloc_hook(): the block is in use
             self.mem.pstate[page] = PS_ALLOC | order
             self.mem.pkind[page] = kind
-            zap = self.unmapped == "zap" and (unmapped or gfp & GFP_UNMAPPED_BIT)
-            if zap:
-                self.folio_zap_direct_map(page, order)
             if self.contents is not None:
-                self.contents.on_alloc(page, order, gfp, mt, bool(zap))
+                zap = self.unmapped == "zap" and bool(unmapped or gfp & GFP_UNMAPPED_BIT)
+                if zap:
+                    self.folio_zap_direct_map(page, order)
+                self.contents.on_alloc(page, order, gfp, mt, zap)
         else:
             self.stats["alloc_fail"] += 1
         if self.sink is not None:
@@ -1598,7 +1598,13 @@ class PageAllocator:
                                 order: int, fpi: int) -> None:
         """``free_frozen_page_commit()`` (7.2): LIFO push, free_high, batched overflow drain."""
         pcp.alloc_factor >>= 1
-        pindex = self.pcp_push(pcp, pfn, ft, order)
+        # pcp_push(), inlined: this is the hottest free path
+        self.pgfree += 1 << order
+        pindex = self.pindex_table[(order << 4) | ft]
+        mem = self.mem
+        mem.list_add(pcp.list_base + pindex, pfn)
+        mem.pstate[pfn] = PS_PCP | order
+        pcp.count += 1 << order
         batch = pcp.batch
         free_high = False
         if order and order <= PAGE_ALLOC_COSTLY_ORDER:
