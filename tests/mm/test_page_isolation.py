@@ -8,18 +8,13 @@ Machine: ``Machine(memory="256M", cpus=2)``.  At boot DMA32 (0x1000-0xffd7) hold
 MOVABLE blocks from 0x3000 upwards; ``X = 0xc000`` and its neighbours ``X - 0x400`` and
 ``X + 0x400`` are free order-10 blocks (checked by :func:`machine`).
 
-``m.check()`` is run through :func:`check`, which replaces one check of
-pagealloc/mm/debug.py for the duration of the call: ``_check_merged()`` reports two free
-order-9 buddies in two *isolated* pageblocks as "left unmerged", but 7.2 leaves exactly
-those unmerged (``__move_freepages_block()`` never merges, pi.c:235-240 says so, and
-``unset_migratetype_isolate()`` merges them when the blocks are unisolated).  The
-corrected check exempts only that case; :func:`test_debug_check_merged_flags_isolated_pair`
-pins the false positive (strict xfail) so the patch can go once debug.py is fixed.
+``m.check()`` runs every invariant of pagealloc/mm/debug.py; two free order-9 buddies in
+isolated pageblocks are legal there (7.2 leaves them unmerged: ``__move_freepages_block()``
+never merges, pi.c:235-240, and ``unset_migratetype_isolate()`` merges them on unisolation).
 """
 from __future__ import annotations
 
 import os
-from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -27,10 +22,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from pagealloc.machine import Machine
-from pagealloc.mm import debug
 from pagealloc.mm import gfp as G
 from pagealloc.mm import page_isolation as PI
-from pagealloc.mm.debug import InvariantError
 from pagealloc.mm.freetype import (
     MIGRATE_CMA,
     MIGRATE_ISOLATE,
@@ -57,24 +50,9 @@ BIG = os.environ.get("PAGEALLOC_STRESS") == "1"
 
 
 # ---------------------------------------------------------------------- helpers
-_orig_check_merged = debug._check_merged
-
-
-def _check_merged_7_2(m: Machine, z: Zone, pfn: int, order: int) -> None:
-    """debug._check_merged() minus the pairs 7.2 leaves unmerged: order >= pageblock_order
-    buddies whose pageblocks both carry PB_migrate_isolate."""
-    if order >= PAGEBLOCK_ORDER:
-        pb = m.mem.pb
-        b = pfn ^ (1 << order)
-        if pb[pfn >> PAGEBLOCK_ORDER] & PB_MIGRATE_ISOLATE and pb[b >> PAGEBLOCK_ORDER] & PB_MIGRATE_ISOLATE:
-            return
-    _orig_check_merged(m, z, pfn, order)
-
-
 def check(m: Machine) -> None:
-    """m.check() with the 7.2-correct merge check (see the module docstring)."""
-    with mock.patch.object(debug, "_check_merged", _check_merged_7_2):
-        m.check()
+    """m.check(): every invariant."""
+    m.check()
 
 
 def machine() -> tuple[Machine, Zone]:
@@ -572,20 +550,17 @@ def test_6_1_profile_refused() -> None:
 
 
 # ---------------------------------------------------------------------- model findings
-@pytest.mark.xfail(strict=True, raises=InvariantError,
-                   reason="debug._check_merged flags two isolated order-9 buddies that 7.2 "
-                          "leaves unmerged (pi.c:235-240)")
-def test_debug_check_merged_flags_isolated_pair() -> None:
+def test_debug_check_accepts_isolated_unmerged_order9_pair() -> None:
+    """Isolating both halves of a free order-10 block leaves two order-9 buddies on the
+    ISOLATE list, unmerged as in 7.2; the invariants accept it."""
     m, _z = machine()
     assert PI.start_isolate_page_range(m.alloc, X, X + 1024) == 0
     m.check()
 
 
-@pytest.mark.xfail(strict=True, raises=InvariantError,
-                   reason="debug.check_zone counts HighAtomic pageblocks with "
-                          "get_pfnblock_migratetype(), which says ISOLATE for an isolated "
-                          "HIGHATOMIC block; 7.2 keeps the type bits and nr_reserved_highatomic")
 def test_debug_highatomic_count_on_isolated_block() -> None:
+    """An isolated HighAtomic block stays counted in nr_reserved_highatomic (7.2 keeps
+    the type bits under the isolate bit)."""
     m, z = machine()
     p = m.alloc_pages(G.GFP_KERNEL, 3)
     assert p is not None
