@@ -380,6 +380,11 @@ class Machine:
             "numa_hit": sum(z.numa_hit for z in zs),
             "numa_local": sum(z.numa_hit for z in zs),
         }
+        if self.profile.unmapped in ("v2", "v4"):
+            # series v4 23/26 splits NR_FREE_PAGES_BLOCKS by direct-map state [I: item names]
+            unmapped = sum(z.nr_free_pages_blocks_unmapped for z in zs)
+            out["nr_free_pages_blocks_unmapped"] = unmapped
+            out["nr_free_pages_blocks_mapped"] = out["nr_free_pages_blocks"] - unmapped
         for name in ("pgalloc_dma", "pgalloc_dma32", "pgalloc_normal", "pgalloc_movable",
                      "pgalloc_device", "pgfree"):
             out[name] = 0

@@ -138,6 +138,7 @@ def check_zone(m: "Machine", z: Zone) -> None:
     hygiene = m.profile.free_list_hygiene
     nr_free_pages = 0
     blocks = 0
+    blocks_unmapped = 0
     highatomic = 0
     cma = 0
     for order in range(NR_PAGE_ORDERS):
@@ -166,6 +167,8 @@ def check_zone(m: "Machine", z: Zone) -> None:
                     nr_free_pages += size
                     if order >= PAGEBLOCK_ORDER:
                         blocks += size
+                        if idx == NR_FREETYPE_IDXS - 1:
+                            blocks_unmapped += size
                 if idx == MIGRATE_HIGHATOMIC:
                     highatomic += size
                 if idx == MIGRATE_CMA:
@@ -184,6 +187,9 @@ def check_zone(m: "Machine", z: Zone) -> None:
             _fail(f"zone {z.name}: cpu {cpu} vmstat delta {d} beyond threshold {z.stat_threshold}")
     if blocks != z.nr_free_pages_blocks:
         _fail(f"zone {z.name}: NR_FREE_PAGES_BLOCKS {z.nr_free_pages_blocks} but recount {blocks}")
+    if blocks_unmapped != z.nr_free_pages_blocks_unmapped:
+        _fail(f"zone {z.name}: NR_FREE_PAGES_BLOCKS_UNMAPPED {z.nr_free_pages_blocks_unmapped} "
+              f"but recount {blocks_unmapped}")
     if highatomic != z.nr_free_highatomic:
         _fail(f"zone {z.name}: nr_free_highatomic {z.nr_free_highatomic} but recount {highatomic}")
     if cma != z.nr_free_cma_pages:

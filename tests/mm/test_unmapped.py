@@ -264,3 +264,19 @@ def test_folio_zap_versus_freetype_flips() -> None:
         assert zap.alloc_pages(G.GFP_KERNEL, 0) is not None
     assert zap.contents.stats["pages_exposed"] == 0
     zap.check()
+
+
+def test_free_pages_blocks_split_by_direct_map_state() -> None:
+    """v4 23/26: NR_FREE_PAGES_BLOCKS_MAPPED/_UNMAPPED count free pages in >= pageblock
+    blocks of each kind; an unmapped order-9 block freed back lands in _UNMAPPED."""
+    m = Machine(memory="256M", cpus=1, profile=UNMAPPED_V4, thp=False)
+    before = m.vmstat()
+    assert before["nr_free_pages_blocks_unmapped"] == 0
+    p = m.alloc_pages(G.GFP_KERNEL, 9, unmapped=True)
+    assert p is not None
+    m.free_pages(p, 9)
+    m.drain_all_pages()
+    after = m.vmstat()
+    assert after["nr_free_pages_blocks_unmapped"] == 512
+    assert after["nr_free_pages_blocks_mapped"] + 512 == after["nr_free_pages_blocks"]
+    m.check()
