@@ -218,6 +218,7 @@ class PageAllocator:
         }
         self.sink: EventSink | None = None
         self.hygiene = profile.free_list_hygiene
+        self.unusable_free_highatomic = profile.watermark_unusable_free_highatomic
         self.unmapped = profile.unmapped              # "", "v2", "v4"
         self.directmap: DirectMapLike | None = None   # arch/x86/set_memory.DirectMap
         self.tlb: TLBLike | None = None               # arch/x86/tlb.TLB
@@ -1082,7 +1083,7 @@ class PageAllocator:
         """``__zone_watermark_unusable_free()``."""
         unusable = (1 << order) - 1
         if not (alloc_flags & ALLOC_RESERVES):
-            unusable += z.nr_free_highatomic if self.profile.watermark_unusable_free_highatomic \
+            unusable += z.nr_free_highatomic if self.unusable_free_highatomic \
                 else z.nr_reserved_highatomic
         if self.has_cma and not (alloc_flags & ALLOC_CMA):
             unusable += z.nr_free_cma_pages
@@ -1142,10 +1143,9 @@ class PageAllocator:
                 return True
         if self._zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags, free_pages):
             return True
-        exempt = gfp & GFP_ATOMIC_6_1_BIT if self.profile.boost_exemption_gfp_atomic \
-            else alloc_flags & ALLOC_MIN_RESERVE
-        if not order and exempt and z.watermark_boost \
-                and (alloc_flags & ALLOC_WMARK_MASK) == WMARK_MIN:
+        if not order and z.watermark_boost and (alloc_flags & ALLOC_WMARK_MASK) == WMARK_MIN and (
+                gfp & GFP_ATOMIC_6_1_BIT if self.profile.boost_exemption_gfp_atomic
+                else alloc_flags & ALLOC_MIN_RESERVE):
             return self._zone_watermark_ok(z, 0, z._watermark[WMARK_MIN], highest_zoneidx,
                                            alloc_flags, free_pages)
         return False
