@@ -137,7 +137,13 @@ class Machine:
     def _alloc_pgtable(self) -> int | None:
         """``pte_alloc_one_kernel()`` for a direct-map split: one zeroed order-0 page-table
         page, a mapped UNMOVABLE allocation (GFP_KERNEL|__GFP_ZERO) from this allocator."""
+        contents = self.contents
+        saved = contents.next_owner if contents is not None else 0
+        if contents is not None:
+            contents.next_owner = 1          # the kernel's own page: the caller's owner waits
         pfn = self.alloc.alloc_pages(GFP_PGTABLE, 0, self.alloc.cpu)
+        if contents is not None:
+            contents.next_owner = saved
         return None if pfn == NIL else pfn
 
     def _free_pgtable(self, pfn: int) -> None:

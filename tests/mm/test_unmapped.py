@@ -280,3 +280,16 @@ def test_free_pages_blocks_split_by_direct_map_state() -> None:
     assert after["nr_free_pages_blocks_unmapped"] == 512
     assert after["nr_free_pages_blocks_mapped"] + 512 == after["nr_free_pages_blocks"]
     m.check()
+
+
+def test_page_table_pages_do_not_take_the_callers_owner() -> None:
+    """A flip that splits the direct map allocates a page-table page from inside the
+    allocation; that page is the kernel's, and the unmapped allocation still gets its
+    caller's owner class."""
+    m = Machine(memory="8G", cpus=1, profile=UNMAPPED_V2)
+    p = _alloc_unmapped(m, 9, owner=11)
+    assert p is not None and m.directmap.stats["pgtable_pages_allocated"] >= 1
+    assert m.contents is not None
+    assert m.contents.data[p] == 11
+    for pt in m.directmap.pgtable_pfns:
+        assert m.contents.data[pt] in (0, 1)
