@@ -278,15 +278,20 @@ class Machine:
 
     def alloc_pages(self, gfp: int | str, order: int = 0, cpu: int = 0,
                     movable: bool | None = None, *, unmapped: bool = False,
-                    owner: int | None = None) -> int | None:
+                    owner: int | None = None, context: str = "task") -> int | None:
         """Allocate ``2**order`` pages; return the head PFN or None on failure.
 
         ``movable`` overrides whether the block counts as PageLRU/movable_ops for the
         claim heuristic (default: the request's migratetype is MOVABLE).  ``unmapped`` is
         the series v4's ``ALLOC_UNMAPPED`` (v2 uses ``__GFP_UNMAPPED`` in ``gfp``).
         ``owner`` names the user whose data the pages will hold (2.. for unmapped users),
-        for the content/security tracking.
+        for the content/security tracking.  ``context`` is ``"task"`` (a process with an
+        mm), ``"kthread"`` or ``"irq"``: v2 refuses unmapped requests outside a task
+        (``mermap_ready()``).
         """
+        if context not in ("task", "kthread", "irq"):
+            raise ValueError(f"context {context!r}: expected task, kthread or irq")
+        self.alloc.mermap_ready = context == "task"
         if not 0 <= cpu < self.ncpus:
             raise ValueError(f"cpu {cpu} out of range 0..{self.ncpus - 1}")
         g = self.parse_gfp(gfp)

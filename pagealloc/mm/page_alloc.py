@@ -214,7 +214,7 @@ class PageAllocator:
             "flip_pages_to_mapped": 0, "flip_no_block": 0, "flip_noblock_refused": 0,
             "flip_cpa_error": 0, "flip_leaked_pages": 0, "flip_max_depth": 0,
             "pages_zeroed_map_back": 0, "unmapped_zero_refused": 0,
-            "folio_zap": 0, "folio_zap_pages": 0, "folio_restore": 0,
+            "folio_zap": 0, "folio_zap_pages": 0, "folio_restore": 0, "unmapped_no_mermap": 0,
         }
         self.sink: EventSink | None = None
         self.hygiene = profile.free_list_hygiene
@@ -225,6 +225,8 @@ class PageAllocator:
         self.contents: ContentsLike | None = None     # page-content tracking (security)
         self.rmq_limit = RMQUEUE_STEAL + 1            # _rmqueue() stops before this mode
         self.flip_depth = 0
+        #: mermap_ready(): the request runs in a task with an mm (set per request by Machine)
+        self.mermap_ready = True
         self.pcp_auto = profile.pcp_model == "auto"
         self.fallback_6_1 = profile.fallback == "rmqueue_fallback"
         self.debug_vm = False
@@ -1274,10 +1276,17 @@ class PageAllocator:
         key = gfp | UNMAPPED_KEY if unmapped else gfp
         hz, mt, preferred, alloc_flags, ac, kind = self.prepare_alloc(key)
         page = NIL
-        if mt >> 3 and gfp & GFP_ZERO_BIT and self.unmapped == "v4":
-            # v4: ALLOC_UNMAPPED and __GFP_ZERO are incompatible (no allocator zeroing)
-            self.stats["unmapped_zero_refused"] += 1
-            ac = None
+        if mt >> 3:
+            if gfp & GFP_ZERO_BIT and self.unmapped == "v4":
+                # v4: ALLOC_UNMAPPED and __GFP_ZERO are incompatible (no allocator zeroing)
+                self.stats["unmapped_zero_refused"] += 1
+                ac = None
+            elif self.unmapped == "v2" and not self.mermap_ready:
+                # v2 prepare_alloc_pages(): WARN_ON(!mermap_ready()) fails every unmapped
+                # request outside a task with an mm (series.md 2.5, 2.17 #8)
+                self.vm_warn("prepare_alloc_pages:!mermap_ready")
+                self.stats["unmapped_no_mermap"] += 1
+                ac = None
         if ac is not None:
             page = self.get_page_from_freelist(gfp, order, alloc_flags, ac)
             if page == NIL:

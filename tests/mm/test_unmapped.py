@@ -293,3 +293,15 @@ def test_page_table_pages_do_not_take_the_callers_owner() -> None:
     assert m.contents.data[p] == 11
     for pt in m.directmap.pgtable_pfns:
         assert m.contents.data[pt] in (0, 1)
+
+
+def test_v2_unmapped_needs_a_mermap_ready_context() -> None:
+    """v2 prepare_alloc_pages(): WARN_ON(!mermap_ready()) fails unmapped requests from a
+    kthread or IRQ even without __GFP_ZERO (series.md 2.17 #8); v4 has no such rule."""
+    m = Machine(memory="256M", cpus=1, profile=UNMAPPED_V2, thp=False)
+    assert m.alloc_pages(GFP_UNMAPPED, 0, context="kthread") is None
+    assert m.alloc.stats["unmapped_no_mermap"] == 1 and m.alloc.stats["vm_warn"] == 1
+    assert m.alloc_pages(G.GFP_KERNEL, 0, context="irq") is not None
+    assert m.alloc_pages(GFP_UNMAPPED, 0) is not None
+    v4 = Machine(memory="256M", cpus=1, profile=UNMAPPED_V4, thp=False)
+    assert v4.alloc_pages(G.GFP_KERNEL, 0, unmapped=True, context="kthread") is not None
