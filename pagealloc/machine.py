@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 #: pte_alloc_one_kernel(): GFP_PGTABLE_KERNEL = GFP_KERNEL | __GFP_ZERO
 GFP_PGTABLE = G.GFP_KERNEL | G.__GFP_ZERO
+GFP_UNMAPPED = G.__GFP_UNMAPPED
 PFN_SECTION_SHIFT = 27 - 12   # SECTION_SIZE_BITS (x86-64) - PAGE_SHIFT
 
 ZONE_BOUNDS = ((0, MAX_DMA_PFN), (MAX_DMA_PFN, MAX_DMA32_PFN), (MAX_DMA32_PFN, 1 << 62))
@@ -116,6 +117,10 @@ class Machine:
             self.contents = Contents(self.mem.max_pfn, cfg.init_on_alloc, cfg.init_on_free,
                                      self.profile.unmapped, self.directmap, self.tlb)
             self.alloc.contents = self.contents
+        self.unmapped_cache = None
+        if self.profile.unmapped == "cache":
+            from pagealloc.mm.unmapped_cache import UnmappedCache
+            self.unmapped_cache = UnmappedCache(self, self.profile.cache_unmap_whole_block)
         self.mermap = None
         if self.profile.unmapped == "v2":
             # v2 20/22: __GFP_UNMAPPED|__GFP_ZERO is zeroed through the current mm's mermap
@@ -300,6 +305,10 @@ class Machine:
                              f"profile {self.profile.name} uses __GFP_UNMAPPED in gfp, or none")
         if owner is not None and self.contents is not None:
             self.contents.next_owner = owner
+        if self.unmapped_cache is not None and g & GFP_UNMAPPED:
+            self.alloc.cpu = cpu
+            p = self.unmapped_cache.unmapped_pages_alloc(g, order, cpu)
+            return None if p == NIL else p
         pfn = self.alloc.alloc_pages(g, order, cpu, unmapped)
         if pfn == NIL:
             return None
@@ -314,6 +323,9 @@ class Machine:
             raise ValueError(f"cpu {cpu} out of range 0..{self.ncpus - 1}")
         if not 0 <= pfn < self.mem.max_pfn:
             raise PageStateError(f"free of pfn {pfn:#x}: beyond the end of memory")
+        if self.unmapped_cache is not None and self.unmapped_cache.owns(pfn):
+            self.unmapped_cache.unmapped_pages_free(pfn, order)
+            return
         self.alloc.free_frozen_pages(pfn, order, cpu)
 
     def free_pages_batched(self, blocks: list[tuple[int, int]], cpu: int = 0) -> None:

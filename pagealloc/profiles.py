@@ -67,7 +67,8 @@ class Profile:
     movable_wmark_capped: bool = True
     # --- the __GFP_UNMAPPED series (shared/spec/series.md) ---------------------------------
     #: "" (upstream), "v2" (__GFP_UNMAPPED as posted and reviewed), "v4" (ALLOC_UNMAPPED), or
-    #: "zap" (the per-folio design: unmapped requests marked with __GFP_UNMAPPED)
+    #: "zap" (the per-folio design) or "cache" (the 2023 unmapped_alloc() cache); the last two
+    #: mark unmapped requests with __GFP_UNMAPPED
     unmapped: str = ""
     #: __rmqueue_direct_map()'s __rmqueue() start mode: "normal" (as posted) or "claim"
     #: (the reviewer's question 3)
@@ -87,6 +88,9 @@ class Profile:
     #: the flip's set_direct_map_valid_noflush() error path: "leak" (v2-code) or
     #: "free_unlocked" (mm-code: __free_one_page with the requested freetype)
     flip_error_path: str = "leak"
+    #: unmapped-cache-2023: unmap the whole refill block (the fix) instead of only the
+    #: requested pages (as posted)
+    cache_unmap_whole_block: bool = False
 
     def order_to_pindex(self, ft: int, order: int) -> int:
         """``order_to_pindex()`` with THP: 3*order+mt, PMD order on lists 12 (U/R) and 13 (M);
@@ -133,8 +137,13 @@ UNMAPPED_V4 = replace(UNMAPPED_V2, name="unmapped-v4", gfp_table=GFP_TABLE_7_2, 
 #: from the direct map and flushed on its own, and restored and zeroed when freed.
 FOLIO_ZAP = replace(LINUX_7_2, name="folio-zap", gfp_table=GFP_TABLE_UNMAPPED_V2, unmapped="zap")
 
+#: Rapoport's 2023 RFC: __GFP_UNMAPPED served by unmapped_alloc(), a cache beside the
+#: buddy allocator (pagealloc/mm/unmapped_cache.py), on top of upstream 7.2.
+UNMAPPED_CACHE_2023 = replace(LINUX_7_2, name="unmapped-cache-2023", gfp_table=GFP_TABLE_UNMAPPED_V2,
+                              unmapped="cache")
+
 PROFILES: dict[str, Profile] = {p.name: p for p in (LINUX_7_2, LINUX_6_1, UNMAPPED_V2, UNMAPPED_V4,
-                                                    FOLIO_ZAP)}
+                                                    FOLIO_ZAP, UNMAPPED_CACHE_2023)}
 
 #: Knobs that ``--set``/``with_knobs`` may change on a profile, with their allowed values.
 KNOBS: dict[str, tuple[object, ...]] = {
@@ -145,6 +154,7 @@ KNOBS: dict[str, tuple[object, ...]] = {
     "no_block_policy": ("fail", "compact", "isolate"),
     "freetypes_equal_flags": (True, False),
     "flip_error_path": ("leak", "free_unlocked"),
+    "cache_unmap_whole_block": (False, True),
 }
 
 

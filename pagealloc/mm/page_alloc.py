@@ -1257,7 +1257,7 @@ class PageAllocator:
         ``ALLOC_UNMAPPED`` (v4, passed here as bit 40 of the cache key) add
         FREETYPE_UNMAPPED and force MIGRATE_UNMOVABLE (``WARN_ON_ONCE`` otherwise)."""
         mt = G.gfp_migratetype(gfp & 0xFFFFFFFF)
-        if self.unmapped and self.unmapped != "zap" and gfp & (UNMAPPED_KEY | GFP_UNMAPPED_BIT):
+        if self.unmapped in ("v2", "v4") and gfp & (UNMAPPED_KEY | GFP_UNMAPPED_BIT):
             if mt != MIGRATE_UNMOVABLE:
                 self.vm_warn("gfp_freetype:unmapped_not_unmovable")
             return MIGRATE_UNMOVABLE | (FREETYPE_UNMAPPED << 3)

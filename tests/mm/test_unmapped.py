@@ -305,3 +305,36 @@ def test_v2_unmapped_needs_a_mermap_ready_context() -> None:
     assert m.alloc_pages(GFP_UNMAPPED, 0) is not None
     v4 = Machine(memory="256M", cpus=1, profile=UNMAPPED_V4, thp=False)
     assert v4.alloc_pages(G.GFP_KERNEL, 0, unmapped=True, context="kthread") is not None
+
+
+def test_unmapped_cache_2023_as_posted_and_fixed() -> None:
+    """Rapoport's 2023 unmapped_alloc(): one PMD-order refill feeds 100 order-0 requests.
+    As posted, the refill removes only the requested page from the direct map (per-page
+    set_direct_map_invalid_noflush() splitting the 2M entry), so the next 99 pages handed
+    out are still mapped -- counted by the security check; unmapping the whole block fixes
+    it without any 4K split.  Freed pages go back to the cache, never to the buddy."""
+    from pagealloc.profiles import UNMAPPED_CACHE_2023
+
+    def run(whole: bool) -> Machine:
+        m = Machine(memory="512M", cpus=2, profile=with_knobs(UNMAPPED_CACHE_2023,
+                                                              cache_unmap_whole_block=whole),
+                    thp=False)
+        got = [m.alloc_pages(GFP_UNMAPPED, 0, 0, owner=5) for _ in range(100)]
+        assert all(p is not None for p in got)
+        assert m.unmapped_cache is not None and m.unmapped_cache.stats["refills"] == 1
+        free_before = m.nr_free_pages()
+        for p in got:
+            assert p is not None
+            m.free_pages(p, 0)
+        assert m.nr_free_pages() == free_before            # the cache keeps its pages
+        assert m.unmapped_cache.cached_pages() == 512
+        m.check()
+        return m
+    posted = run(False)
+    assert posted.contents is not None
+    assert posted.contents.stats["unmapped_present_in_direct_map"] == 99
+    assert posted.directmap.stats["direct_map_level2_splits"] == 1
+    fixed = run(True)
+    assert fixed.contents is not None
+    assert fixed.contents.stats["unmapped_present_in_direct_map"] == 0
+    assert fixed.directmap.stats["direct_map_level2_splits"] == 0
