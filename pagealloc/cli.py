@@ -139,7 +139,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = MixedSpec(events=args.events, seed=args.seed, cpus=m.ncpus,
                      unmapped_share=args.unmapped_share)
     if args.unmapped_share and not m.profile.unmapped:
-        raise UsageError("--unmapped-share needs an unmapped profile (unmapped-v2, unmapped-v4)")
+        raise UsageError("--unmapped-share needs an unmapped profile (unmapped-v2, unmapped-v4, unmapped-cache-2023)")
     writer = None
     if args.events_file:
         from pagealloc.mm.tracepoints import TraceWriter
@@ -166,6 +166,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary["direct_map_pages_count"] = list(m.directmap.direct_pages_count)
         if m.contents is not None:
             summary["contents"] = dict(m.contents.stats)
+        if m.unmapped_cache is not None:
+            summary["unmapped_cache"] = dict(m.unmapped_cache.stats)
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True))
     else:
@@ -180,6 +182,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             print("tlb " + " ".join(f"{k}={v}" for k, v in sorted(m.tlb.stats.items())))
             if m.contents is not None:
                 print("security " + " ".join(f"{k}={v}" for k, v in sorted(m.contents.stats.items())))
+            if m.unmapped_cache is not None:
+                print("unmapped_cache " + " ".join(
+                    f"{k}={v}" for k, v in sorted(m.unmapped_cache.stats.items())))
         print(f"# replayed in {elapsed:.2f}s ({len(events) / max(elapsed, 1e-9):.0f} events/s)",
               file=sys.stderr)
     return 0

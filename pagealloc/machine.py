@@ -329,7 +329,16 @@ class Machine:
         self.alloc.free_frozen_pages(pfn, order, cpu)
 
     def free_pages_batched(self, blocks: list[tuple[int, int]], cpu: int = 0) -> None:
-        """Free folios through ``free_unref_folios()`` (release_pages, reclaim)."""
+        """Free folios through ``free_unref_folios()`` (release_pages, reclaim).
+
+        On ``unmapped-cache-2023`` blocks of the cache go back to it (``__free_pages()``
+        checks ``get_pageblock_unmapped()`` first), the rest to the batched path."""
+        uc = self.unmapped_cache
+        if uc is not None:
+            for pfn, order in blocks:
+                if uc.owns(pfn):
+                    uc.unmapped_pages_free(pfn, order)
+            blocks = [(p, o) for p, o in blocks if not uc.owns(p)]
         self.alloc.free_unref_folios(blocks, cpu)
 
     def split_page(self, pfn: int, order: int) -> None:

@@ -111,6 +111,7 @@ def run_mixed(machine: object, events: list[tuple[int, int, int, int]] | Iterato
     assert isinstance(machine, Machine)
     alloc = machine.alloc
     v4 = machine.profile.unmapped == "v4"
+    cache = machine.unmapped_cache
     res = MixedResult()
     pfns: dict[int, int] = {}
     slot = 0
@@ -119,6 +120,8 @@ def run_mixed(machine: object, events: list[tuple[int, int, int, int]] | Iterato
         if op == OP_ALLOC:
             if a & UNMAPPED_REQUEST and v4:
                 pfn = alloc.alloc_pages(a & ~UNMAPPED_REQUEST, order, cpu, True)
+            elif a & UNMAPPED_REQUEST and cache is not None:
+                pfn = cache.unmapped_pages_alloc(a, order, cpu)
             else:
                 pfn = alloc.alloc_pages(a, order, cpu)
             if pfn >= 0:
@@ -130,7 +133,10 @@ def run_mixed(machine: object, events: list[tuple[int, int, int, int]] | Iterato
         else:
             pfn = pfns.pop(a, -1)
             if pfn >= 0:
-                alloc.free_frozen_pages(pfn, order, cpu)
+                if cache is not None and cache.owns(pfn):
+                    cache.unmapped_pages_free(pfn, order)
+                else:
+                    alloc.free_frozen_pages(pfn, order, cpu)
                 res.frees += 1
         n += 1
         if check_every and n % check_every == 0:

@@ -14,6 +14,7 @@ import pytest
 from pagealloc.machine import Machine
 from pagealloc.mm import gfp as G
 from pagealloc.mm.tracepoints import TraceRecorder
+from pagealloc.profiles import UNMAPPED_CACHE_2023, with_knobs
 from pagealloc.workload.mixed import (
     GFP_MOVABLE,
     GFP_RECLAIMABLE,
@@ -192,3 +193,27 @@ def test_run_mixed_with_failures_skips_failed_slots() -> None:
     assert res.allocs + res.alloc_failures == n_alloc
     assert res.frees < len(ev) - n_alloc
     assert m.alloc.stats["alloc_fail"] == res.alloc_failures
+
+
+def test_run_mixed_routes_unmapped_requests_through_the_2023_cache() -> None:
+    """On unmapped-cache-2023, run_mixed sends __GFP_UNMAPPED requests to
+    unmapped_pages_alloc() and frees of cache-owned pages back to the cache (never to the
+    buddy allocator): the cache refills in PMD-order blocks, every unmapped request is
+    served, and as posted only the requested pages leave the direct map, so the security
+    counter sees unmapped pages still in it; with the whole-block fix it sees none."""
+    ev = _stream(seed=5, unmapped_share=0.3)
+    n_unmapped = sum(1 for e in ev if e[0] == OP_ALLOC and e[1] & G.__GFP_UNMAPPED)
+    assert n_unmapped > 500
+    for fixed in (False, True):
+        m = Machine(memory="512M", cpus=2,
+                    profile=with_knobs(UNMAPPED_CACHE_2023, cache_unmap_whole_block=fixed))
+        res = run_mixed(m, ev, check_every=5_000)
+        m.check()
+        uc = m.unmapped_cache
+        assert uc is not None and res.alloc_failures == 0
+        assert uc.stats["allocs"] == n_unmapped
+        assert uc.stats["refills"] >= 1 and uc.stats["refill_pages"] % 512 == 0
+        assert uc.stats["frees"] > 0
+        assert m.contents is not None
+        present = m.contents.stats["unmapped_present_in_direct_map"]
+        assert (present == 0) if fixed else (present > 0)
