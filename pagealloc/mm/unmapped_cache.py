@@ -18,6 +18,11 @@ As posted, the refill removes only the *requested* ``1 << order`` pages from the
 (``set_direct_map_invalid_noflush()`` per page, then a flush of that range) although the
 whole ``cache_order`` block enters the cache; ``unmap_whole_block=True`` is the obvious fix.
 The security counters show what the posted version hands out.
+
+The RFC marks the *pageblock* unmapped; when a refill falls back below ``pageblock_order``
+the other pages of that pageblock still belong to the buddy allocator, yet their frees are
+routed into the cache too (``owns()`` models that as posted), where they are handed out as
+"unmapped" while still in the direct map; ``unmapped_present_in_direct_map`` counts them.
 """
 
 from __future__ import annotations
