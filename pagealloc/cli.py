@@ -159,6 +159,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "events": len(events), "allocs": res.allocs, "frees": res.frees,
         "alloc_failures": res.alloc_failures, "model_stats": dict(m.alloc.stats),
         "vmstat": m.vmstat(),
+        "metrics": m.metrics(),
     }
     if m.profile.unmapped:
         summary["tlb"] = dict(m.tlb.stats)
@@ -176,6 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"allocs {res.allocs}  frees {res.frees}  failures {res.alloc_failures}")
         for k, v in sorted(m.alloc.stats.items()):
             print(f"  {k} {v}")
+        print("metrics " + " ".join(f"{k}={v}" for k, v in m.metrics().items()))
         print(m.proc("buddyinfo"), end="")
         if m.profile.unmapped:
             print(m.meminfo_directmap(), end="")

@@ -72,19 +72,20 @@ class Profile:
     unmapped: str = ""
     #: __rmqueue_direct_map()'s __rmqueue() start mode: "normal" (as posted) or "claim"
     #: (the reviewer's question 3)
-    flip_start_mode: str = "normal"
+    flip_mode: str = "normal"
     #: the flip's remainder: "free_loop" (per-order __free_one_page, as posted) or "expand"
     #: (question 4)
     flip_remainder: str = "free_loop"
     #: where the flip runs relative to the fallbacks: "after_steal" (as posted), "before_steal",
     #: "before_claim" (the patch's own note on steal-before-flip)
-    flip_position: str = "after_steal"
+    flip_order: str = "after_steal"
     #: zero a block when it is mapped back (question 1; v2 does not)
     zero_on_map_back: bool = False
-    #: no whole free block of the other kind: "fail" (v2), "compact" (v4), "isolate" (reviewer)
-    no_block_policy: str = "fail"
-    #: freetypes_equal() compares the flags (True) or only the migratetype (series.md 2.1 bug)
-    freetypes_equal_flags: bool = True
+    #: no whole free block of the other kind: "fail" (v2), "compact" (v4), "isolate_migrate" (reviewer)
+    on_no_block: str = "fail"
+    #: freetypes_equal() compares the flags ("flags") or only the migratetype
+    #: ("migratetype", the series.md 2.1 bug)
+    freetypes_equal: str = "flags"
     #: the flip's set_direct_map_valid_noflush() error path: "leak" (v2-code) or
     #: "free_unlocked" (mm-code: __free_one_page with the requested freetype)
     flip_error_path: str = "leak"
@@ -130,12 +131,12 @@ UNMAPPED_V2 = replace(LINUX_7_2, name="unmapped-v2", gfp_table=GFP_TABLE_UNMAPPE
 #: v4: ALLOC_UNMAPPED (an alloc flag), no __GFP_ZERO, pageblock-order direct compaction for
 #: unmapped requests, the mm-code error path.
 UNMAPPED_V4 = replace(UNMAPPED_V2, name="unmapped-v4", gfp_table=GFP_TABLE_7_2, unmapped="v4",
-                      no_block_policy="compact", flip_error_path="free_unlocked")
+                      on_no_block="compact", flip_error_path="free_unlocked")
 
 #: The design the series replaces (secretmem, guest_memfd NO_DIRECT_MAP; v4 patch 1
 #: folio_{zap,restore}_direct_map()): upstream 7.2 allocation, then each folio is removed
 #: from the direct map and flushed on its own, and restored and zeroed when freed.
-FOLIO_ZAP = replace(LINUX_7_2, name="folio-zap", gfp_table=GFP_TABLE_UNMAPPED_V2, unmapped="zap")
+FOLIO_ZAP = replace(LINUX_7_2, name="per-folio-zap", gfp_table=GFP_TABLE_UNMAPPED_V2, unmapped="zap")
 
 #: Rapoport's 2023 RFC: __GFP_UNMAPPED served by unmapped_alloc(), a cache beside the
 #: buddy allocator (pagealloc/mm/unmapped_cache.py), on top of upstream 7.2.
@@ -147,12 +148,12 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (LINUX_7_2, LINUX_6_1, UNMAPP
 
 #: Knobs that ``--set``/``with_knobs`` may change on a profile, with their allowed values.
 KNOBS: dict[str, tuple[object, ...]] = {
-    "flip_start_mode": ("normal", "claim"),
+    "flip_mode": ("normal", "claim"),
     "flip_remainder": ("free_loop", "expand"),
-    "flip_position": ("after_steal", "before_steal", "before_claim"),
+    "flip_order": ("after_steal", "before_steal", "before_claim"),
     "zero_on_map_back": (False, True),
-    "no_block_policy": ("fail", "compact", "isolate"),
-    "freetypes_equal_flags": (True, False),
+    "on_no_block": ("fail", "compact", "isolate_migrate"),
+    "freetypes_equal": ("flags", "migratetype"),
     "flip_error_path": ("leak", "free_unlocked"),
     "cache_unmap_whole_block": (False, True),
 }

@@ -350,3 +350,33 @@ def test_proc_meminfo_directmap(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = run(capsys, "proc", "meminfo", "--memory", "1G", "--cpus", "1")
     assert rc == 0
     assert [ln.split(":")[0] for ln in out.splitlines()] == ["DirectMap4k", "DirectMap2M", "DirectMap1G"]
+
+
+@pytest.mark.parametrize("profile", ["linux-7.2", "unmapped-v2", "unmapped-v4", "per-folio-zap",
+                                     "unmapped-cache-2023"])
+def test_run_json_metrics_use_the_issue_names(capsys: pytest.CaptureFixture[str], profile: str) -> None:
+    """Every `run --json` carries the series counters under the names automation relies
+    on (issue 4), for every profile; they agree with the underlying model counters, and the
+    issue's knob names (flip_mode, flip_order, on_no_block, freetypes_equal) work with --set."""
+    args = ["run", "--profile", profile, "--memory", "1G", "--cpus", "2", "--events", "4000", "--json"]
+    if profile != "linux-7.2":
+        args += ["--unmapped-share", "0.5"]
+    if profile.startswith("unmapped-v"):
+        args += ["--set", "flip_mode=claim", "--set", "flip_order=before_steal",
+                 "--set", "on_no_block=fail", "--set", "freetypes_equal=flags"]
+    rc, out, _ = run(capsys, *args)
+    assert rc == 0
+    data = json.loads(out)
+    met = data["metrics"]
+    assert sorted(met) == sorted(Machine.METRICS)
+    assert all(isinstance(v, int) and v >= 0 for v in met.values())
+    assert met["flips_to_unmapped"] == data["model_stats"]["flip_to_unmapped"]
+    assert met["spurious_unmapped_failures"] == data["model_stats"]["spurious_unmapped_failures"]
+    if profile == "linux-7.2":
+        assert met["flips_to_unmapped"] == met["tlb_flush_full"] == met["security_exposures"] == 0
+    else:
+        assert met["tlb_flush_ranged"] + met["tlb_flush_full"] >= 1
+        assert met["tlb_ipis"] == data["tlb"]["ipis"] > 0
+    if profile.startswith("unmapped-v"):
+        assert met["flips_to_unmapped"] >= 1
+        assert data["profile"].count("flip_mode=claim") == 1

@@ -76,7 +76,7 @@ GFP_UNMAPPED_BIT = G.__GFP_UNMAPPED
 GFP_ZERO_BIT = G.__GFP_ZERO
 #: pkind of a block lost by the v2 flip error path
 KIND_LEAKED = 0x40
-#: pkind bit of a folio taken out of the direct map on its own (profile folio-zap)
+#: pkind bit of a folio taken out of the direct map on its own (profile per-folio-zap)
 KIND_ZAPPED = 0x80
 ALLOC_CPUSET = G.ALLOC_CPUSET
 ALLOC_HIGHATOMIC = G.ALLOC_HIGHATOMIC
@@ -215,6 +215,7 @@ class PageAllocator:
             "flip_cpa_error": 0, "flip_leaked_pages": 0, "flip_max_depth": 0,
             "pages_zeroed_map_back": 0, "unmapped_zero_refused": 0,
             "folio_zap": 0, "folio_zap_pages": 0, "folio_restore": 0, "unmapped_no_mermap": 0,
+            "spurious_unmapped_failures": 0,
         }
         self.sink: EventSink | None = None
         self.hygiene = profile.free_list_hygiene
@@ -882,7 +883,7 @@ class PageAllocator:
             page = self.rmqueue_smallest(zone, order, MIGRATE_HIGHATOMIC | (mt & ~7))
         if page == NIL:
             self.rmqm = RMQUEUE_NORMAL
-            pos = self.profile.flip_position if self.unmapped else "after_steal"
+            pos = self.profile.flip_order if self.unmapped else "after_steal"
             if pos != "after_steal":
                 # variant: try the flip before claiming / stealing (the patch's own note)
                 self.rmq_limit = RMQUEUE_CLAIM if pos == "before_claim" else RMQUEUE_STEAL
@@ -936,7 +937,7 @@ class PageAllocator:
         alloc_order = max(request_order, PAGEBLOCK_ORDER)
         nr_blocks = 1 << (alloc_order - PAGEBLOCK_ORDER)
         nr = nr_blocks << PAGEBLOCK_ORDER
-        self.rmqm = RMQUEUE_CLAIM if self.profile.flip_start_mode == "claim" else RMQUEUE_NORMAL
+        self.rmqm = RMQUEUE_CLAIM if self.profile.flip_mode == "claim" else RMQUEUE_NORMAL
         page = self._rmqueue(zone, alloc_order, ft_other, alloc_flags)
         if page == NIL:
             self.stats["flip_no_block"] += 1
@@ -1302,9 +1303,25 @@ class PageAllocator:
                 self.contents.on_alloc(page, order, gfp, mt, zap)
         else:
             self.stats["alloc_fail"] += 1
+            if mt >> 3 and ac is not None and self.spurious_unmapped_failure(hz, order):
+                self.stats["spurious_unmapped_failures"] += 1
         if self.sink is not None:
             self.emit("mm_page_alloc", page, order, mt & 7, gfp)
         return page
+
+    def spurious_unmapped_failure(self, hz: int, order: int) -> bool:
+        """A failed unmapped request counts as *spurious* (issue 4's counter, a model metric
+        with no kernel counterpart) when the eligible zones (``zone_idx <= highest_zoneidx``)
+        together hold at least ``2**order`` free pages above their min watermarks: the memory
+        was there, and a flip of a suitable block, compaction or reclaim could have served
+        it, but the series' fast path (no whole free block of the other kind, or
+        ``ALLOC_NOBLOCK``) gave up.  Requests refused by design (v4 ``__GFP_ZERO``, v2
+        without ``mermap_ready()``) never get here."""
+        spare = 0
+        for z in self.zonelist:
+            if z.idx <= hz:
+                spare += max(z.nr_free_pages - z._watermark[WMARK_MIN], 0)
+        return spare >= 1 << order
 
     def folio_zap_direct_map(self, page: int, order: int) -> None:
         """The per-folio design of secretmem/guest_memfd today (series v4 patch 1,
@@ -1434,7 +1451,7 @@ class PageAllocator:
         """
         # freetypes_equal(): (mt, flags); the stored flag-carrying freetype.h compares the
         # migratetype only, letting mapped and unmapped blocks merge (series.md 2.1)
-        if a == b or (not self.profile.freetypes_equal_flags and (a & 7) == (b & 7)):
+        if a == b or (self.profile.freetypes_equal == "migratetype" and (a & 7) == (b & 7)):
             return True
         if not migratetype_is_mergeable(a & 7) or not migratetype_is_mergeable(b & 7):
             return False

@@ -79,6 +79,14 @@ def test_noblock_requests_cannot_flip() -> None:
     assert m.alloc_pages(G.GFP_NOWAIT | G.__GFP_UNMAPPED, 0) is None
     assert m.alloc.stats["flip_noblock_refused"] >= 1
     assert m.alloc.stats["flip_to_unmapped"] == 0
+    # memory was plentiful: the failure is spurious (a flip or compaction could serve it)
+    assert m.metrics()["spurious_unmapped_failures"] == 1
+    # a design refusal (v2 outside a task: no mermap) is not counted as spurious
+    assert m.alloc_pages(GFP_UNMAPPED, 0, context="irq") is None
+    assert m.metrics()["spurious_unmapped_failures"] == 1
+    # nor is a mapped failure
+    assert m.alloc_pages("GFP_KERNEL", 11) is None
+    assert m.metrics()["spurious_unmapped_failures"] == 1
 
 
 def test_map_back_without_zeroing_exposes_data() -> None:
@@ -165,7 +173,7 @@ def test_freetypes_equal_ignoring_flags_merges_mapped_with_unmapped() -> None:
     unmapped order-9 block next to a free mapped UNMOVABLE one merges them into an order-10
     block whose halves disagree on direct-map presence; with the flag check they stay apart."""
     def run(flags: bool) -> tuple[bool, int]:
-        m = Machine(memory="256M", cpus=1, profile=with_knobs(UNMAPPED_V2, freetypes_equal_flags=flags),
+        m = Machine(memory="256M", cpus=1, profile=with_knobs(UNMAPPED_V2, freetypes_equal="flags" if flags else "migratetype"),
                     thp=False)
         a = m.alloc
         # an unmapped order-9 block, then its buddy as a mapped UNMOVABLE order-9 block
@@ -235,7 +243,7 @@ def test_v2_zeroes_unmapped_pages_through_the_mermap() -> None:
 
 
 def test_folio_zap_versus_freetype_flips() -> None:
-    """E1/E8 in miniature: 1024 unmapped order-0 pages.  The per-folio design (folio-zap:
+    """E1/E8 in miniature: 1024 unmapped order-0 pages.  The per-folio design (per-folio-zap:
     secretmem/guest_memfd today) flushes the TLB once per page and splits 2 MiB direct-map
     entries down to 4K (allocating page tables); the series flips two whole pageblocks:
     two full flushes, no 2M->4K splits.  Freed zapped pages are restored and zeroed, so no
@@ -255,7 +263,7 @@ def test_folio_zap_versus_freetype_flips() -> None:
     assert zap.directmap.direct_pages_count[1] > v2.directmap.direct_pages_count[1]
     assert v2.tlb.stats["flush_tlb_kernel_range"] == 2
     assert v2.directmap.stats["direct_map_level2_splits"] == 0
-    for p in pages["folio-zap"]:
+    for p in pages["per-folio-zap"]:
         assert p is not None
         zap.free_pages(p, 0)
         assert zap.directmap.is_present(p)
