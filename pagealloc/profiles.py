@@ -86,9 +86,12 @@ class Profile:
     #: freetypes_equal() compares the flags ("flags") or only the migratetype
     #: ("migratetype", the series.md 2.1 bug)
     freetypes_equal: str = "flags"
-    #: the flip's set_direct_map_valid_noflush() error path: "leak" (v2-code) or
-    #: "free_unlocked" (mm-code: __free_one_page with the requested freetype)
-    flip_error_path: str = "leak"
+    #: the flip's set_direct_map_valid_noflush() error path: "free_requested_ft" (v2 19/22 as
+    #: posted, the seed: under the zone lock, __free_one_page() with the *requested*
+    #: freetype), "free_unlocked" (mm-code: the same without the zone lock), "leak" (the
+    #: bjackman v2-code snapshot: return NULL, block never freed; series.md 2.9) or
+    #: "restore" (the fix: direct map put back, block freed with its pageblock's freetype)
+    flip_error_path: str = "free_requested_ft"
     #: unmapped-cache-2023: unmap the whole refill block (the fix) instead of only the
     #: requested pages (as posted)
     cache_unmap_whole_block: bool = False
@@ -124,7 +127,8 @@ LINUX_6_1 = Profile(name="linux-6.1", kernel="6.1", gfp_table=GFP_TABLE_6_1, has
 
 #: v2 as posted and reviewed (the seed): __GFP_UNMAPPED, ALLOC_NOBLOCK, the flip after the
 #: steal, RMQUEUE_NORMAL, per-order remainder loop, no zeroing on map-back, fail when no
-#: whole free block of the other kind exists, error path that leaks the block.
+#: whole free block of the other kind exists, the seed's error path (frees the block with the
+#: requested freetype).
 UNMAPPED_V2 = replace(LINUX_7_2, name="unmapped-v2", gfp_table=GFP_TABLE_UNMAPPED_V2,
                       nr_pcp_lists=NR_LOWORDER_PCP_LISTS + 2 + PAGE_ALLOC_COSTLY_ORDER + 2,
                       unmapped="v2")
@@ -154,7 +158,7 @@ KNOBS: dict[str, tuple[object, ...]] = {
     "zero_on_map_back": (False, True),
     "on_no_block": ("fail", "compact", "isolate_migrate"),
     "freetypes_equal": ("flags", "migratetype"),
-    "flip_error_path": ("leak", "free_unlocked"),
+    "flip_error_path": ("free_requested_ft", "free_unlocked", "leak", "restore"),
     "cache_unmap_whole_block": (False, True),
 }
 

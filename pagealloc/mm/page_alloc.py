@@ -215,7 +215,8 @@ class PageAllocator:
             "flip_cpa_error": 0, "flip_leaked_pages": 0, "flip_max_depth": 0,
             "pages_zeroed_map_back": 0, "unmapped_zero_refused": 0,
             "folio_zap": 0, "folio_zap_pages": 0, "folio_restore": 0, "unmapped_no_mermap": 0,
-            "spurious_unmapped_failures": 0,
+            "spurious_unmapped_failures": 0, "freetype_no_list_lookups": 0,
+            "flip_error_free_unlocked": 0,
         }
         self.sink: EventSink | None = None
         self.hygiene = profile.free_list_hygiene
@@ -225,6 +226,10 @@ class PageAllocator:
         self.tlb: TLBLike | None = None               # arch/x86/tlb.TLB
         self.contents: ContentsLike | None = None     # page-content tracking (security)
         self.rmq_limit = RMQUEUE_STEAL + 1            # _rmqueue() stops before this mode
+        #: flip_order variant: the fallback mode a flippable pcp refill stops before (0: none)
+        pos = profile.flip_order if profile.unmapped in ("v2", "v4") else "after_steal"
+        self.flip_first_limit = {"after_steal": 0, "before_steal": RMQUEUE_STEAL,
+                                 "before_claim": RMQUEUE_CLAIM}[pos]
         self.flip_depth = 0
         #: mermap_ready(): the request runs in a task with an mm (set per request by Machine)
         self.mermap_ready = True
@@ -419,6 +424,11 @@ class PageAllocator:
         """``__rmqueue_smallest()``: the smallest block of exactly this freetype."""
         idx = freetype_idx(ft)
         if idx < 0:
+            # a freetype with no list (HIGHATOMIC|UNMAPPED from rmqueue_buddy()'s
+            # ALLOC_HIGHATOMIC/ALLOC_OOM/ALLOC_NON_BLOCK lookups, series.md 2.2, 2.17 #6):
+            # v2 19/22 as posted already returns NULL here (the seed's hunk in
+            # __rmqueue_smallest()), as does v4; counted to show how often it happens
+            self.stats["freetype_no_list_lookups"] += 1
             return NIL
         lhead = self.mem.lhead
         lid = zone.list_base + order * NFT + idx
@@ -800,6 +810,13 @@ class PageAllocator:
         pstate = mem.pstate
         state = PS_PCP | order
         cache_mt = self.profile.pcp_cached_migratetype
+        limit = self.flip_first_limit
+        if limit and (alloc_flags & ALLOC_NOBLOCK or freetype_idx(mt ^ (1 << 3)) < 0):
+            limit = 0
+        if limit:
+            # flip_order variant: the refill takes no fallback that the flip (tried next,
+            # in rmqueue_buddy() when the refill comes back empty) could avoid
+            self.rmq_limit = limit
         i = 0
         while i < count:
             page = self._rmqueue(zone, order, mt, alloc_flags)
@@ -810,6 +827,8 @@ class PageAllocator:
             if cache_mt:
                 mem.pkind[page] = mt & 7      # 6.1 set_pcppage_migratetype()
             i += 1
+        if limit:
+            self.rmq_limit = RMQUEUE_STEAL + 1
         return i
 
     # ------------------------------------------------------------------ pcp
@@ -952,14 +971,24 @@ class PageAllocator:
         self.flip_depth -= 1
         if err:
             self.stats["flip_cpa_error"] += 1
-            if self.profile.flip_error_path == "leak":
+            if self.profile.flip_error_path == "restore":
+                # the fix: put the direct map back as it was (only the pages already
+                # changed need it, so no split is needed) and free the block under the
+                # lock with the freetype its pageblock still has
+                if self.directmap is not None:
+                    self.directmap.set_direct_map_valid_noflush(page, nr, not want_mapped)
+                self._free_one_page(page, zone, alloc_order, ft_other, FPI_SKIP_REPORT_NOTIFY)
+            elif self.profile.flip_error_path == "leak":
                 # v2-code: returns NULL and never frees the block [series.md 2.9, 2.17 #2]
                 self.mem.pstate[page] = PS_ALLOC | alloc_order
                 self.mem.pkind[page] = KIND_LEAKED
                 self.stats["flip_leaked_pages"] += nr
             else:
-                # mm-code: __free_one_page() with the requested freetype while the pageblock
-                # flags still say ft_other (series.md 2.17 #2)
+                # v2 as posted (under the zone lock) and mm-code (without it):
+                # __free_one_page() with the requested freetype while the pageblock flags
+                # and the direct map still say ft_other (series.md 2.17 #2)
+                if self.profile.flip_error_path == "free_unlocked":
+                    self.stats["flip_error_free_unlocked"] += 1
                 self._free_one_page(page, zone, alloc_order, ft, FPI_SKIP_REPORT_NOTIFY)
             return NIL
         if not want_mapped and self.tlb is not None:

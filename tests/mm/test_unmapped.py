@@ -16,6 +16,7 @@ from pagealloc.mm.freetype import (
     NR_FREETYPE_IDXS,
     freetype_idx,
 )
+from pagealloc.mm.debug import InvariantError
 from pagealloc.profiles import UNMAPPED_V2, UNMAPPED_V4, with_knobs
 
 GFP_UNMAPPED = G.GFP_KERNEL | G.__GFP_UNMAPPED
@@ -346,3 +347,110 @@ def test_unmapped_cache_2023_as_posted_and_fixed() -> None:
     assert fixed.contents is not None
     assert fixed.contents.stats["unmapped_present_in_direct_map"] == 0
     assert fixed.directmap.stats["direct_map_level2_splits"] == 0
+
+
+def _flip_with_failing_pgtables(path: str) -> tuple[Machine, int, int]:
+    """4 GiB v2 machine whose direct-map splits cannot get a page-table page; 3000
+    unmapped order-0 requests.  Returns (machine, pages lost from the free counts, served)."""
+    m = Machine(memory="4G", cpus=2, profile=with_knobs(UNMAPPED_V2, flip_error_path=path), thp=False)
+    free0 = sum(z.nr_free_pages for z in m.zones)
+    m.directmap.alloc_pgtable = lambda: None          # pte_alloc_one_kernel() fails
+    served = 0
+    for _ in range(3000):
+        if _alloc_unmapped(m, 0, owner=5) is None:
+            break
+        served += 1
+    return m, free0 - sum(z.nr_free_pages for z in m.zones), served
+
+
+def test_flip_error_path_as_posted_fixed_and_leaking() -> None:
+    """series.md 2.9 / 2.17 #2: when set_direct_map_valid_noflush() fails (a 1G leaf cannot
+    be split for want of a page-table page), the bjackman v2-code snapshot returns NULL
+    and leaks the whole block, over and over; v2 as posted (the seed) and mm-code free it
+    with the *requested* freetype (mm-code without the zone lock), so a still-mapped block
+    lands on the unmapped list and is handed out as unmapped while present in the direct
+    map (the invariant checker catches it); the fix (restore the direct map, free with the
+    pageblock's freetype) loses nothing."""
+    m, lost, served = _flip_with_failing_pgtables("leak")
+    st = m.alloc.stats
+    assert served == 3000 and st["flip_cpa_error"] > 100
+    assert st["flip_leaked_pages"] == st["flip_cpa_error"] * 512
+    assert lost >= st["flip_leaked_pages"] + served
+    m.check()                                         # leaked blocks are accounted
+    assert m.contents is not None and m.contents.stats["unmapped_present_in_direct_map"] == 0
+
+    assert UNMAPPED_V2.flip_error_path == "free_requested_ft"      # the seed
+    for path in ("free_requested_ft", "free_unlocked"):
+        m, lost, served = _flip_with_failing_pgtables(path)
+        assert m.alloc.stats["flip_cpa_error"] >= 1 and m.alloc.stats["flip_leaked_pages"] == 0
+        assert m.contents is not None and m.contents.stats["unmapped_present_in_direct_map"] > 1000
+        assert (m.alloc.stats["flip_error_free_unlocked"] > 0) == (path == "free_unlocked")
+        with pytest.raises(InvariantError, match="direct-map state"):
+            m.check()
+
+    m, lost, served = _flip_with_failing_pgtables("restore")
+    assert served == 3000 and m.alloc.stats["flip_cpa_error"] >= 1
+    assert m.alloc.stats["flip_leaked_pages"] == 0 and lost < 3000 + 1024   # only pcp slack
+    assert m.contents is not None and m.contents.stats["unmapped_present_in_direct_map"] == 0
+    m.check()
+
+
+@pytest.mark.parametrize("profile", [UNMAPPED_V2, UNMAPPED_V4], ids=["v2", "v4"])
+def test_highatomic_unmapped_lookup_has_no_list(profile) -> None:  # type: ignore[no-untyped-def]
+    """series.md 2.2 / 2.17 #6: rmqueue_buddy()'s ALLOC_HIGHATOMIC / ALLOC_NON_BLOCK lookups
+    ask for HIGHATOMIC|UNMAPPED, a freetype with no free list.  The seed shows v2 19/22
+    guarding __rmqueue_smallest() (freetype_idx() < 0 returns NULL), so the suspected
+    out-of-bounds lookup does not happen in v2 as posted: the lookups are counted and no
+    highatomic (mapped) page is handed out as unmapped, in v2 and v4."""
+    m = Machine(memory="256M", cpus=1, profile=profile, thp=False)
+    gfp = (G.GFP_ATOMIC | G.__GFP_UNMAPPED) if profile is UNMAPPED_V2 else G.GFP_ATOMIC
+    for _ in range(4):
+        if profile is UNMAPPED_V2:
+            m.alloc_pages(gfp, 4)
+        else:
+            m.alloc_pages(gfp, 4, unmapped=True)
+    assert m.alloc.stats["freetype_no_list_lookups"] > 0
+    assert m.contents is not None and m.contents.stats["unmapped_present_in_direct_map"] == 0
+    m.check()
+
+
+def _mapped_requests_after_unmapped_use(pos: str, free_every: int) -> dict[str, int]:
+    """Eight pageblocks flipped to unmapped and freed again; MOVABLE memory filled with
+    order-0 pages and one in ``free_every`` freed; then 1024 mapped GFP_KERNEL pages.
+    Returns the fallback/flip counters of that last phase."""
+    m = Machine(memory="256M", cpus=1, profile=with_knobs(UNMAPPED_V2, flip_order=pos), thp=False)
+    ps = [_alloc_unmapped(m, 0, owner=4) for _ in range(8 * 512)]
+    for p in ps:
+        assert p is not None
+        m.free_pages(p, 0)
+    movable = []
+    while (p := m.alloc_pages(G.GFP_HIGHUSER_MOVABLE | G.__GFP_NOWARN, 0)) is not None:
+        movable.append(p)
+    for p in movable[::free_every]:
+        m.free_pages(p, 0)
+    m.drain_all_pages()
+    before = dict(m.alloc.stats)
+    for _ in range(1024):
+        assert m.alloc_pages(G.GFP_KERNEL, 0) is not None
+    m.check()
+    return {k: m.alloc.stats[k] - before[k]
+            for k in ("steal", "claim_block", "extfrag_fragmenting", "flip_to_mapped")}
+
+
+def test_steal_before_flip_fragments_movable_blocks() -> None:
+    """The patch's own note (seed): __rmqueue_steal() runs before __rmqueue_direct_map(), so
+    with free unmapped blocks idle, mapped UNMOVABLE requests pollute MOVABLE pageblocks.
+    As posted (after_steal) 1024 requests steal hundreds of pages into fragmented movable
+    blocks (each a fragmenting extfrag event) and flip nothing back; flipping before the
+    steal maps one free unmapped block back and steals nothing; flipping before the claim
+    also avoids claiming half-free movable blocks."""
+    posted = _mapped_requests_after_unmapped_use("after_steal", 4)
+    assert posted["steal"] > 500 and posted["extfrag_fragmenting"] > 500
+    assert posted["flip_to_mapped"] == 0
+    early = _mapped_requests_after_unmapped_use("before_steal", 4)
+    assert early["steal"] == early["extfrag_fragmenting"] == 0 and early["flip_to_mapped"] >= 1
+    # half-free movable blocks: claimed (block converted) as posted, flipped back instead
+    posted = _mapped_requests_after_unmapped_use("after_steal", 2)
+    assert posted["claim_block"] >= 1 and posted["flip_to_mapped"] == 0
+    early = _mapped_requests_after_unmapped_use("before_claim", 2)
+    assert early["claim_block"] == early["extfrag_fragmenting"] == 0 and early["flip_to_mapped"] >= 1
