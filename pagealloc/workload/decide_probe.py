@@ -5,7 +5,9 @@ successful ``mm_page_alloc`` the model allocates with the same gfp/order/CPU; th
 counts whether it chose the kernel's PFN, then repairs the state to the kernel's choice
 (gives the model's page back to the head of the pcp list it came from, takes the kernel's
 page from wherever the model holds it) and goes on.  Frees are applied with the model's
-free path.  pcp refills are compared with the kernel's ``percpu_refill=1`` events.
+free path.  pcp refills are compared with the kernel's ``percpu_refill=1`` events.  When the
+walk reaches the next dump, the model's state there is compared with that dump
+(:func:`compare_state`: free pages and blocks, pageblock types, pagetypeinfo cells, pcp pages).
 
 This is a measurement tool, not the replay engine: it ignores the paths without events
 (traces README section 9) except for the simplest repairs, so its misses are an upper
@@ -118,6 +120,57 @@ def prepare_free(m: Machine, pfn: int, order: int) -> str:
     return "bad"
 
 
+def compare_state(m: Machine, ref: Machine) -> dict[str, float]:
+    """The model's state against a kernel dump's, at the same instant.
+
+    ``free_page_agreement``: Jaccard index of the sets of pages on the buddy free lists
+    (same PFN free in both / free in either); ``free_block_agreement``: the same over
+    (pfn, order) free blocks; ``pageblock_agreement``: share of pageblocks whose
+    migratetype (pageblock flags, isolate bit aside) matches; ``pagetypeinfo_max_cell_error``:
+    the largest relative difference ``|a - b| / max(a, b)`` over the /proc/pagetypeinfo
+    cells (zone, migratetype, order) of free blocks; ``pcp_pages_model``/``_kernel``: pages
+    on pcp lists.
+    """
+    def blocks(mm: Machine) -> tuple[set[tuple[int, int]], collections.Counter[tuple[int, int, int]]]:
+        out: set[tuple[int, int]] = set()
+        cells: collections.Counter[tuple[int, int, int]] = collections.Counter()
+        for z in mm.zones:
+            if not z.present_pages:
+                continue
+            for order, idx, pfn in mm.free_blocks(z):
+                out.add((pfn, order))
+                cells[(z.idx, idx, order)] += 1
+        return out, cells
+
+    mb, mc = blocks(m)
+    rb, rc = blocks(ref)
+
+    def pages(bs: set[tuple[int, int]]) -> set[int]:
+        return {q for pfn, order in bs for q in range(pfn, pfn + (1 << order))}
+
+    mp, rp = pages(mb), pages(rb)
+    union = len(mp | rp)
+    bunion = len(mb | rb)
+    nblocks = min(len(m.mem.pb), len(ref.mem.pb))
+    same_pb = sum(1 for b in range(nblocks) if m.mem.pb[b] & 7 == ref.mem.pb[b] & 7)
+    worst = 0.0
+    for cell in set(mc) | set(rc):
+        a, b = mc[cell], rc[cell]
+        worst = max(worst, abs(a - b) / max(a, b))
+
+    def pcp_pages(mm: Machine) -> int:
+        return sum(p.count for z in mm.zones if z.present_pages for p in z.pcp)
+
+    return {
+        "free_page_agreement": round(len(mp & rp) / union, 4) if union else 1.0,
+        "free_block_agreement": round(len(mb & rb) / bunion, 4) if bunion else 1.0,
+        "pageblock_agreement": round(same_pb / nblocks, 4) if nblocks else 1.0,
+        "pagetypeinfo_max_cell_error": round(worst, 4),
+        "pcp_pages_model": pcp_pages(m),
+        "pcp_pages_kernel": pcp_pages(ref),
+    }
+
+
 def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
     summary = json.loads((capture / "summary.json").read_text())
     dumps = summary.get("dumps") or [{"id": 1, "snapshot": "snap_before"}, {"id": 2, "snapshot": "snap_after"}]
@@ -149,6 +202,7 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
     first_misses: list[str] = []
     refill_misses: list[str] = []
     started = False
+    reached_next = False
     interval = []
     n_allocs = extra = 0
     for ev in read_trace(capture / "trace.txt.xz", m.profile.gfp_table):
@@ -158,6 +212,7 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
                 started = True
                 continue
             if started and n == dump_id + 1:
+                reached_next = True
                 break
         if started:
             interval.append(ev)
@@ -291,9 +346,18 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
         if limit and stats["allocs"] >= limit:
             break
     rate = stats["match"] / max(1, stats["allocs"])
-    return {"capture": str(capture), "dump": dump_id, "match_rate": round(rate, 4),
-            "stats": dict(stats), "by_order": dict(sorted(by_order.items())),
-            "first_misses": first_misses, "first_refill_misses": refill_misses}
+    out: dict[str, object] = {
+        "capture": str(capture), "dump": dump_id, "match_rate": round(rate, 4),
+        "stats": dict(stats), "by_order": dict(sorted(by_order.items())),
+        "first_misses": first_misses, "first_refill_misses": refill_misses}
+    nxt = [d["snapshot"] for d in dumps if d["id"] == dump_id + 1]
+    if reached_next and not limit and nxt:
+        # the model's state at the next dump, against that dump (the allocations were
+        # repaired to the kernel's choices, so what differs comes from paths without events
+        # and from the model's free-path placement)
+        out["next_dump"] = dump_id + 1
+        out["state_at_next_dump"] = compare_state(m, machine_from_snapshot(capture / nxt[0]))
+    return out
 
 
 def main() -> int:

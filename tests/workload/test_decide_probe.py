@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pagealloc.workload.decide_probe import probe
+from pagealloc.workload.decide_probe import compare_state, probe
+from pagealloc.workload.state import machine_from_snapshot
 
 
 def test_linux_6_1_anon_every_pfn_matches(traces_dir: Path) -> None:
@@ -32,3 +33,32 @@ def test_linux_7_2_anon_matches(traces_dir: Path) -> None:
     assert isinstance(stats, dict)
     assert float(r["match_rate"]) >= 0.995
     assert stats["refills"] == stats.get("refills_equal", 0) > 0
+
+
+def test_state_at_the_next_dump_equals_the_kernels(traces_dir: Path) -> None:
+    """linux-7.2/highorder from dump 1 to dump 2: every allocation matches, and the model's
+    free lists, pageblock types and pcp page count at the next dump equal that dump's
+    (compare_state), cell for cell of /proc/pagetypeinfo."""
+    r = probe(traces_dir / "linux-7.2" / "highorder", 1)
+    assert r["match_rate"] == 1.0 and r["next_dump"] == 2
+    st = r["state_at_next_dump"]
+    assert isinstance(st, dict)
+    assert st["free_page_agreement"] == st["free_block_agreement"] == st["pageblock_agreement"] == 1.0
+    assert st["pagetypeinfo_max_cell_error"] == 0.0
+    assert st["pcp_pages_model"] == st["pcp_pages_kernel"] > 0
+
+
+def test_compare_state_sees_a_difference(traces_dir: Path) -> None:
+    """compare_state of a dump with itself is perfect; after one order-3 allocation on the
+    model side the free sets, blocks and the affected pagetypeinfo cell differ."""
+    snap = traces_dir / "linux-7.2" / "highorder" / "snap_before"
+    m, ref = machine_from_snapshot(snap), machine_from_snapshot(snap)
+    same = compare_state(m, ref)
+    assert same["free_page_agreement"] == same["free_block_agreement"] == 1.0
+    assert same["pagetypeinfo_max_cell_error"] == 0.0
+    m.drain_all_pages()
+    assert m.alloc_pages("GFP_KERNEL", 5) is not None
+    diff = compare_state(m, ref)
+    assert diff["free_page_agreement"] < 1.0 and diff["free_block_agreement"] < 1.0
+    assert 0.0 < diff["pagetypeinfo_max_cell_error"] <= 1.0
+    assert diff["pcp_pages_model"] == 0 < diff["pcp_pages_kernel"]
