@@ -314,10 +314,15 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
                     m.mem.pstate[p] = PS_ALLOC | order
                     m.alloc.free_one_page(zone, p, order, 0)
                 elif order <= 3 or order == 9:
-                    mt = ft & 7 if (ft & 7) < 3 else 1
+                    # back to the head of the pcp list it came from: the request's
+                    # migratetype (pcp hits and refills both use that list); 6.1 also
+                    # caches that type in page->index for the drain
+                    mt = f["migratetype"] if 0 <= f["migratetype"] < 3 else (ft & 7 if (ft & 7) < 3 else 1)
                     pcp = zone.pcp[0]
                     m.mem.list_add(pcp.list_base + m.profile.order_to_pindex(mt, order), p)
                     m.mem.pstate[p] = PS_PCP | order
+                    if m.profile.pcp_cached_migratetype:
+                        m.mem.pkind[p] = mt
                     pcp.count += 1 << order
                 else:
                     m.mem.pstate[p] = PS_ALLOC | order
