@@ -228,7 +228,37 @@ def make_parser() -> argparse.ArgumentParser:
                     help="run the invariant checker every N events")
     machine_opts(sp)
     sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("fidelity", help="measure the model against real trace captures")
+    sp.add_argument("dirs", nargs="+", metavar="DIR", help="capture directories (traces README)")
+    sp.add_argument("--profile", choices=sorted(n for n in PROFILES if n.startswith("linux-")),
+                    help="override the profile chosen from the capture's version.txt")
+    sp.add_argument("--json", action="store_true", help="one JSON object per directory")
+    sp.set_defaults(func=cmd_fidelity)
     return p
+
+
+def cmd_fidelity(args: argparse.Namespace) -> int:
+    """``pagealloc fidelity DIR...``: one row per capture (pagealloc.workload.fidelity)."""
+    from pathlib import Path
+
+    from pagealloc.workload.fidelity import fidelity, render_table
+    rows = []
+    rc = 0
+    for d in args.dirs:
+        print(f"# fidelity: {d} ...", file=sys.stderr, flush=True)
+        try:
+            rows.append(fidelity(Path(d), args.profile))
+        except (OSError, ValueError) as e:
+            # keep what is already computed; report the bad directory and go on
+            print(f"pagealloc: {d}: {e}", file=sys.stderr)
+            rc = 2
+    if args.json:
+        for r in rows:
+            print(json.dumps(r, sort_keys=True))
+    else:
+        print(render_table(rows), end="")
+    return rc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

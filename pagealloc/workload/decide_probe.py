@@ -171,11 +171,12 @@ def compare_state(m: Machine, ref: Machine) -> dict[str, float]:
     }
 
 
-def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
+def probe(capture: Path, dump_id: int = 1, limit: int = 0,
+          profile: str | None = None) -> dict[str, object]:
     summary = json.loads((capture / "summary.json").read_text())
     dumps = summary.get("dumps") or [{"id": 1, "snapshot": "snap_before"}, {"id": 2, "snapshot": "snap_after"}]
     snap = next(d["snapshot"] for d in dumps if d["id"] == dump_id)
-    m = machine_from_snapshot(capture / snap)
+    m = machine_from_snapshot(capture / snap, profile)
     # allocations made before the dump and still outstanding at it: their real order
     # (traces README 12: read the trace before the dump to know what is outstanding)
     outstanding: dict[int, tuple[int, int]] = {}
@@ -273,6 +274,9 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
         if i in deferred:
             ev = deferred[i]  # type: ignore[assignment]
         f = ev.fields
+        if ev.name == "mm_page_alloc_extfrag":
+            stats["extfrag_kernel"] += 1
+            continue
         if ev.name == "mm_page_alloc_zone_locked":
             if f["percpu_refill"]:
                 kernel_refill.append(f["pfn"])
@@ -284,6 +288,7 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
             k, order = f["pfn"], f["order"]
             rec.events.clear()
             p = m.alloc.alloc_pages(f["gfp_flags"], order, 0)
+            stats["extfrag_model"] += sum(1 for e in rec.events if e[0] == "mm_page_alloc_extfrag")
             model_refill = [a[0] for (n_, _c, a) in rec.events if n_ == "mm_page_alloc_zone_locked" and a[3]]
             if kernel_refill or model_refill:
                 stats["refills"] += 1
@@ -352,7 +357,8 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
             break
     rate = stats["match"] / max(1, stats["allocs"])
     out: dict[str, object] = {
-        "capture": str(capture), "dump": dump_id, "match_rate": round(rate, 4),
+        "capture": str(capture), "dump": dump_id, "events": len(interval),
+        "match_rate": round(rate, 4),
         "stats": dict(stats), "by_order": dict(sorted(by_order.items())),
         "first_misses": first_misses, "first_refill_misses": refill_misses}
     nxt = [d["snapshot"] for d in dumps if d["id"] == dump_id + 1]
@@ -361,7 +367,7 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0) -> dict[str, object]:
         # repaired to the kernel's choices, so what differs comes from paths without events
         # and from the model's free-path placement)
         out["next_dump"] = dump_id + 1
-        out["state_at_next_dump"] = compare_state(m, machine_from_snapshot(capture / nxt[0]))
+        out["state_at_next_dump"] = compare_state(m, machine_from_snapshot(capture / nxt[0], profile))
     return out
 
 
