@@ -1565,7 +1565,13 @@ class PageAllocator:
         if not (order <= PAGE_ALLOC_COSTLY_ORDER or order == HPAGE_PMD_ORDER):
             self._free_pages_ok(pfn, order, fpi)
             return
-        zone = self.free_pages_prepare(pfn, order)
+        self.free_prepared_pcp_order(self.free_pages_prepare(pfn, order), pfn, order, cpu, fpi)
+
+    def free_prepared_pcp_order(self, zone: Zone, pfn: int, order: int, cpu: int, fpi: int) -> None:
+        """The rest of ``__free_frozen_pages()`` (7.2) for a pcp order once the pages are
+        prepared: an isolated pageblock's block to ``free_one_page()``, CMA and HIGHATOMIC
+        onto the MOVABLE pcp list, then the pcp commit (6.1: ``free_unref_page_commit()``
+        with ``page->index`` = the pageblock type)."""
         ft = self.mem.get_pfnblock_freetype(pfn)
         mt = ft & 7
         if mt >= MIGRATE_PCPTYPES:

@@ -48,7 +48,6 @@ from pagealloc.mm.freetype import (
     MIGRATE_CMA,
     MIGRATE_ISOLATE,
     MIGRATE_MOVABLE,
-    MIGRATE_PCPTYPES,
     migratetype_is_mergeable,
 )
 from pagealloc.mm.mmzone import (
@@ -756,23 +755,11 @@ def free_frozen_pages_prepared(alloc: PageAllocator, pfn: int, order: int, cpu: 
     goes to ``free_one_page()`` (pa.c:2962-2966); the rest to this CPU's pcp list, CMA and
     HIGHATOMIC as MOVABLE."""
     alloc.cpu = cpu
-    mem = alloc.mem
     zone = alloc.zone_of(pfn)
     if not pcp_allowed_order(order):
         alloc.free_one_page(zone, pfn, order, FPI_NONE)
         return
-    ft = mem.get_pfnblock_freetype(pfn)
-    mt = ft & 7
-    if mt >= MIGRATE_PCPTYPES:
-        if mt == MIGRATE_ISOLATE:
-            alloc.free_one_page(zone, pfn, order, FPI_NONE)
-            return
-        ft = (ft & ~7) | MIGRATE_MOVABLE
-    if alloc.pcp_auto:
-        alloc.free_frozen_page_commit(zone, zone.pcp[cpu], pfn, ft, order, FPI_NONE)
-    else:
-        mem.pkind[pfn] = mt
-        alloc.free_unref_page_commit_6_1(zone, zone.pcp[cpu], pfn, ft, order)
+    alloc.free_prepared_pcp_order(zone, pfn, order, cpu, FPI_NONE)
 
 
 def free_prepared_contig_range(alloc: PageAllocator, pfn: int, nr_pages: int, cpu: int = 0) -> None:

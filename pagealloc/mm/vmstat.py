@@ -37,7 +37,7 @@ one space (``nr_file_pages 928``).  /proc/vmstat uses no padding at all
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -441,6 +441,15 @@ def _zone_prefix(node: int, zone: ZoneView) -> str:
     return "Node %d, zone %8s " % (node, zone.name)
 
 
+def walk_zones_in_node(nodes: Sequence[NodeView]) -> Iterator[tuple[NodeView, ZoneView]]:
+    """``walk_zones_in_node()`` with ``nolock``/``assert_populated`` as the /proc readers
+    use it (mm/vmstat.c, 7.2 and 6.1): every populated zone of every node, in order."""
+    for node in nodes:
+        for zone in node.zones:
+            if zone.populated:
+                yield node, zone
+
+
 def render_buddyinfo(nodes: Sequence[NodeView], kernel: str) -> str:
     """/proc/buddyinfo.
 
@@ -449,13 +458,10 @@ def render_buddyinfo(nodes: Sequence[NodeView], kernel: str) -> str:
     """
     _check_kernel(kernel)
     out: list[str] = []
-    for node in nodes:
-        for zone in node.zones:
-            if not zone.populated:
-                continue
-            out.append(_zone_prefix(node.node, zone))
-            out.extend("%6d " % _ulong(n) for n in zone.nr_free)
-            out.append("\n")
+    for node, zone in walk_zones_in_node(nodes):
+        out.append(_zone_prefix(node.node, zone))
+        out.extend("%6d " % _ulong(n) for n in zone.nr_free)
+        out.append("\n")
     return "".join(out)
 
 
@@ -743,14 +749,11 @@ def render_extfrag_index(nodes: Sequence[NodeView], kernel: str) -> str:
     """
     _check_kernel(kernel)
     out: list[str] = []
-    for node in nodes:
-        for zone in node.zones:
-            if not zone.populated:
-                continue
-            n = len(zone.nr_free)
-            idx = [fragmentation_index_for(o, fill_contig_page_info(zone.nr_free, o), n - 1)
-                   for o in range(n)]
-            out.append(format_extfrag_index_line(node.node, zone.name, idx))
+    for node, zone in walk_zones_in_node(nodes):
+        n = len(zone.nr_free)
+        idx = [fragmentation_index_for(o, fill_contig_page_info(zone.nr_free, o), n - 1)
+               for o in range(n)]
+        out.append(format_extfrag_index_line(node.node, zone.name, idx))
     return "".join(out)
 
 
@@ -763,13 +766,10 @@ def render_unusable_index(nodes: Sequence[NodeView], kernel: str) -> str:
     """
     _check_kernel(kernel)
     out: list[str] = []
-    for node in nodes:
-        for zone in node.zones:
-            if not zone.populated:
-                continue
-            idx = [unusable_free_index(o, fill_contig_page_info(zone.nr_free, o))
-                   for o in range(len(zone.nr_free))]
-            out.append(format_unusable_index_line(node.node, zone.name, idx))
+    for node, zone in walk_zones_in_node(nodes):
+        idx = [unusable_free_index(o, fill_contig_page_info(zone.nr_free, o))
+               for o in range(len(zone.nr_free))]
+        out.append(format_unusable_index_line(node.node, zone.name, idx))
     return "".join(out)
 
 

@@ -120,8 +120,10 @@ def run_mixed(machine: object, events: list[tuple[int, int, int, int]] | Iterato
         if op == OP_ALLOC:
             if a & UNMAPPED_REQUEST and v4:
                 pfn = alloc.alloc_pages(a & ~UNMAPPED_REQUEST, order, cpu, True)
-            elif a & UNMAPPED_REQUEST and cache is not None:
-                pfn = cache.unmapped_pages_alloc(a, order, cpu)
+            elif cache is not None:
+                # the 2023 cache is routed in Machine's entry points: go through them
+                got = machine.alloc_pages(a, order, cpu)
+                pfn = -1 if got is None else got
             else:
                 pfn = alloc.alloc_pages(a, order, cpu)
             if pfn >= 0:
@@ -133,8 +135,8 @@ def run_mixed(machine: object, events: list[tuple[int, int, int, int]] | Iterato
         else:
             pfn = pfns.pop(a, -1)
             if pfn >= 0:
-                if cache is not None and cache.owns(pfn):
-                    cache.unmapped_pages_free(pfn, order)
+                if cache is not None:
+                    machine.free_pages(pfn, order, cpu)
                 else:
                     alloc.free_frozen_pages(pfn, order, cpu)
                 res.frees += 1
