@@ -21,7 +21,8 @@ the names automation relies on:
     share of successful allocations where the model chose the kernel's PFN (0..1);
 ``dump_state_agreement``
     mean over the dumps reached of the free-block agreement (Jaccard index of the (pfn,
-    order) free blocks, :func:`~pagealloc.workload.decide_probe.compare_state`) (0..1);
+    order) free blocks, :func:`~pagealloc.workload.decide_probe.compare_state`) (0..1;
+    ``null`` when no interval reached its next dump);
 ``pagetypeinfo_max_cell_error``
     the largest relative error of a /proc/pagetypeinfo free-block cell at any dump (0..1);
 ``extfrag_agreement``
