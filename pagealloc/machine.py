@@ -98,6 +98,9 @@ class Machine:
             self._memblock_free_all(ram, reserved)
             self.init_per_zone_wmark_min()
         self._attach_arch()
+        from pagealloc.mm.owners import Owners
+        self.owners = Owners(len(self.zones))
+        self.alloc.owners = self.owners
 
     def _attach_arch(self) -> None:
         """The x86 direct map and TLB (arch/x86), and page-content tracking where the profile
@@ -318,15 +321,108 @@ class Machine:
         return pfn
 
     def free_pages(self, pfn: int, order: int = 0, cpu: int = 0) -> None:
-        """Free a block allocated with :meth:`alloc_pages` (``__free_pages()``)."""
+        """Free a block allocated with :meth:`alloc_pages` (``__free_pages()``).
+
+        Freeing the current PFN of an owned block is :meth:`free_owned` of its handle."""
         if not 0 <= cpu < self.ncpus:
             raise ValueError(f"cpu {cpu} out of range 0..{self.ncpus - 1}")
         if not 0 <= pfn < self.mem.max_pfn:
             raise PageStateError(f"free of pfn {pfn:#x}: beyond the end of memory")
+        h = self.owners.pfn_h.get(pfn)
+        if h is not None:
+            self.free_owned(h, cpu)
+            return
         if self.unmapped_cache is not None and self.unmapped_cache.owns(pfn):
             self.unmapped_cache.unmapped_pages_free(pfn, order)
             return
         self.alloc.free_frozen_pages(pfn, order, cpu)
+
+    # ------------------------------------------------------------------ owned memory
+    def alloc_owned(self, kind: str, order: int = 0, cpu: int = 0, gfp: int | str | None = None,
+                    *, dirty: bool = False) -> int | None:
+        """Allocate an owned block of ``kind`` (``anon``, ``file``, ``slab``, ``unmovable``,
+        see :mod:`pagealloc.mm.owners`); return its owner handle, or None on failure.
+
+        The block gets the kind's default GFP mask unless ``gfp`` is given; anon and file
+        blocks are PageLRU (migratable), join the inactive LRU list (``folio_add_lru()``),
+        and file blocks may start ``dirty``.  The handle stays valid while migration moves
+        the data (see :meth:`owner_pfn`) and while reclaim swaps or evicts it."""
+        from pagealloc.mm.owners import DEFAULT_GFP, F_DIRTY, KIND_NAMES, OWN_FILE
+        k = KIND_NAMES.get(kind)
+        if k is None:
+            raise ValueError(f"kind {kind!r}: expected one of {', '.join(KIND_NAMES)}")
+        g = DEFAULT_GFP[k] if gfp is None else self.parse_gfp(gfp)
+        pfn = self.alloc_pages(g, order, cpu, movable=k in (1, 2))
+        if pfn is None:
+            return None
+        flags = F_DIRTY if dirty and k == OWN_FILE else 0
+        h = self.owners.new(pfn, order, k, self.mem.pb_zone[pfn >> PAGEBLOCK_ORDER], flags)
+        self.run_agents()
+        return h
+
+    def free_owned(self, handle: int, cpu: int = 0) -> None:
+        """The owner releases its block (``munmap``, truncate, ``kmem_cache_free``): off the
+        LRU, and freed with ``folio_put()`` if it is resident."""
+        from pagealloc.mm.owners import ORDER_FIELD, ORDER_SHIFT
+        info = self.owners.info(handle)
+        pfn = self.owners.h_pfn[handle]
+        self.owners.forget(handle)
+        if pfn != NIL:
+            self.alloc.free_frozen_pages(pfn, (info & ORDER_FIELD) >> ORDER_SHIFT, cpu)
+
+    def owner_pfn(self, handle: int) -> int | None:
+        """The head PFN holding ``handle``'s data now (None: swapped out or evicted)."""
+        self.owners.info(handle)
+        pfn = self.owners.h_pfn[handle]
+        return None if pfn == NIL else pfn
+
+    def touch(self, handle: int, cpu: int = 0) -> bool:
+        """An access to ``handle``'s data: ``folio_mark_accessed()``; a swapped-out or
+        evicted block is faulted back in (swap-in or a page-cache refault, counted as
+        ``pswpin``/``pgmajfault``).  False if the fault-in allocation failed."""
+        from pagealloc.mm.owners import (
+            DEFAULT_GFP,
+            F_EVICTED,
+            F_SWAPPED,
+            ORDER_FIELD,
+            ORDER_SHIFT,
+            OWN_KIND_MASK,
+        )
+        o = self.owners
+        info = o.info(handle)
+        if o.h_pfn[handle] == NIL:
+            order = (info & ORDER_FIELD) >> ORDER_SHIFT
+            pfn = self.alloc_pages(DEFAULT_GFP[info & OWN_KIND_MASK], order, cpu, movable=True)
+            if pfn is None:
+                return False
+            ev = self.alloc.vm_events
+            ev["pgmajfault"] = ev.get("pgmajfault", 0) + 1
+            if info & F_SWAPPED:
+                ev["pswpin"] = ev.get("pswpin", 0) + (1 << order)
+                o.nr_swapped_pages -= 1 << order
+            o.set_flags(handle, clear_bits=F_SWAPPED | F_EVICTED)
+            o.move(handle, pfn, self.mem.pb_zone[pfn >> PAGEBLOCK_ORDER])
+            o.lruvec_add_folio(handle)
+            self.run_agents()
+            return True
+        o.folio_mark_accessed(handle)
+        return True
+
+    def mark_dirty(self, handle: int) -> None:
+        """``folio_mark_dirty()`` on a page-cache block (a write)."""
+        from pagealloc.mm.owners import F_DIRTY, OWN_FILE
+        if self.owners.info(handle) & 7 != OWN_FILE:
+            raise ValueError(f"handle {handle}: only page-cache blocks become dirty")
+        self.owners.set_flags(handle, F_DIRTY)
+
+    def run_agents(self) -> None:
+        """Let woken kernel threads (kswapd, kcompactd) run: the model schedules them at
+        the end of the request that woke them (one vCPU: they run when the task yields)."""
+        hook = self.agent_hook
+        if hook is not None:
+            hook()
+
+    agent_hook: Callable[[], None] | None = None
 
     def free_pages_batched(self, blocks: list[tuple[int, int]], cpu: int = 0) -> None:
         """Free folios through ``free_unref_folios()`` (release_pages, reclaim).

@@ -62,6 +62,7 @@ from pagealloc.mm.mmzone import (
     PerCpuPages,
     Zone,
 )
+from pagealloc.mm.owners import Owners
 from pagealloc.profiles import Profile
 
 NFT = NR_FREETYPE_IDXS
@@ -150,6 +151,21 @@ class ContentsLike(Protocol):
 
     def on_free(self, pfn: int, order: int) -> None: ...
 
+    data: bytearray
+
+
+class CaptureControl:
+    """``struct capture_control`` (mm/internal.h, 7.2): set by ``compact_zone_order()`` on
+    the compacting task so that ``__free_one_page()`` hands it a freed page of its order."""
+
+    __slots__ = ("zone", "migratetype", "order", "page")
+
+    def __init__(self, zone: Zone, migratetype: int, order: int) -> None:
+        self.zone = zone
+        self.migratetype = migratetype
+        self.order = order
+        self.page = NIL
+
 
 class AllocContext:
     """``struct alloc_context``: the zonelist walk of one request."""
@@ -225,6 +241,8 @@ class PageAllocator:
         self.directmap: DirectMapLike | None = None   # arch/x86/set_memory.DirectMap
         self.tlb: TLBLike | None = None               # arch/x86/tlb.TLB
         self.contents: ContentsLike | None = None     # page-content tracking (security)
+        self.owners: Owners | None = None             # owner handles and LRU (mm/owners.py)
+        self.capc: CaptureControl | None = None       # current->capture_control
         self.rmq_limit = RMQUEUE_STEAL + 1            # _rmqueue() stops before this mode
         #: flip_order variant: the fallback mode a flippable pcp refill stops before (0: none)
         pos = profile.flip_order if profile.unmapped in ("v2", "v4") else "after_steal"
@@ -1437,8 +1455,9 @@ class PageAllocator:
         pb_zone = mem.pb_zone
         self.account_freepages(zone, 1 << order, mt)
         buddy_pfn = 0
+        capc = self.capc
         while order < MAX_PAGE_ORDER:
-            if self.capture_check(pfn, zone, order, mt):
+            if capc is not None and self.capture_check(pfn, zone, order, mt):
                 self.account_freepages(zone, -(1 << order), mt)
                 return
             buddy_pfn = pfn ^ (1 << order)
@@ -1487,8 +1506,22 @@ class PageAllocator:
         return (a >> 3) == (b >> 3)
 
     def capture_check(self, pfn: int, zone: Zone, order: int, mt: int) -> bool:
-        """``compaction_capture()``: no direct compactor is capturing (memory-pressure hook)."""
-        return False
+        """``task_capc()`` + ``compaction_capture()`` (mm/page_alloc.c, 7.2): a direct
+        compactor of this zone takes a freed page of exactly its order before it merges,
+        unless it would pollute CMA, ISOLATE or (below pageblock order) a MOVABLE block
+        for a non-movable request; a capture across migratetypes is an extfrag event."""
+        capc = self.capc
+        if capc is None or capc.page != NIL or capc.zone is not zone or order != capc.order:
+            return False
+        m = mt & 7
+        if m == MIGRATE_CMA or m == MIGRATE_ISOLATE:
+            return False
+        if order < PAGEBLOCK_ORDER and m == MIGRATE_MOVABLE and capc.migratetype != MIGRATE_MOVABLE:
+            return False
+        if m != capc.migratetype:
+            self.trace_extfrag(pfn, capc.order, order, capc.migratetype, m)
+        capc.page = pfn
+        return True
 
     def buddy_merge_likely(self, pfn: int, buddy_pfn: int, order: int, zone: Zone) -> bool:
         """``buddy_merge_likely()``: is the parent's buddy free? Uses the stale buddy_pfn."""

@@ -17,6 +17,8 @@ The model emits events as ``(name, cpu, args)`` with integer args in this order:
 ``mm_page_alloc_extfrag``    pfn, alloc_order, fallback_order, alloc_mt, fallback_mt,
                              change_ownership
 ``mm_vmscan_wakeup_kswapd``  nid, zid, order, gfp_flags
+``mm_migrate_pages``         succeeded, failed, thp_succeeded, thp_failed, thp_split,
+                             large_folio_split, mode, reason (include/trace/events/migrate.h)
 ===========================  =======================================================
 """
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 from typing import Callable, TextIO
 
 from pagealloc.mm.gfp import GFP_TABLE_7_2, GfpTable, show_gfp_flags
+from pagealloc.mm.migrate import MIGRATE_MODE_NAMES, MIGRATE_REASON_NAMES
 
 VMEMMAP_BASE = 0xFFFFEA0000000000
 PAGEBLOCK_ORDER = 9
@@ -69,6 +72,12 @@ def format_event(name: str, args: tuple[int, ...], table: GfpTable = GFP_TABLE_7
         nid, _zid, order, gfp = args            # include/trace/events/vmscan.h: no zid since v5.4
         return (f"mm_vmscan_wakeup_kswapd: nid={nid} order={order} "
                 f"gfp_flags={show_gfp_flags(gfp, table)}")
+    if name == "mm_migrate_pages":
+        ok, failed, thp_ok, thp_failed, thp_split, split, mode, reason = args
+        return (f"mm_migrate_pages: nr_succeeded={ok} nr_failed={failed} "
+                f"nr_thp_succeeded={thp_ok} nr_thp_failed={thp_failed} "
+                f"nr_thp_split={thp_split} nr_split={split} mode={MIGRATE_MODE_NAMES[mode]} "
+                f"reason={MIGRATE_REASON_NAMES[reason]}")
     return f"{name}: " + " ".join(str(a) for a in args)
 
 
