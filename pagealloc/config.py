@@ -71,6 +71,8 @@ class MachineConfig:
     defrag_mode: int = 0
     extfrag_threshold: int = 500
     compaction_proactiveness: int = 20
+    swap: int = 0                                # swap space in bytes (0: none, anon unreclaimable)
+    swappiness: int = 60                         # vm.swappiness
     thp: bool = True                             # transparent_hugepage enabled (always/madvise)
     # hardware facts
     cpu_data_slice_kb: int = 1024                # per-CPU share of the LLC (PCPF_FREE_HIGH_BATCH)
@@ -93,6 +95,8 @@ class MachineConfig:
             ("defrag_mode", (0, 1)),
             ("extfrag_threshold", (0, 1000)),
             ("compaction_proactiveness", (0, 100)),
+            ("swap", (0, 1 << 50)),
+            ("swappiness", (0, 200)),
             ("cpu_data_slice_kb", (0, 1 << 31)),
             ("kernel_image_size", (0, 1 << 34)),
         ):
@@ -178,6 +182,8 @@ def config_from_kwargs(**kwargs: Any) -> MachineConfig:
             raise ConfigError(f"{k}: unknown machine config field")
     if "memory" in kwargs:
         kwargs["memory"] = parse_size(kwargs["memory"])
+    if "swap" in kwargs:
+        kwargs["swap"] = parse_size(kwargs["swap"], "swap")
     if "kernel_image_size" in kwargs:
         kwargs["kernel_image_size"] = parse_size(kwargs["kernel_image_size"], "kernel_image_size")
     cfg = MachineConfig(**kwargs)

@@ -99,7 +99,7 @@ class Machine:
             self.init_per_zone_wmark_min()
         self._attach_arch()
         from pagealloc.mm.owners import Owners
-        self.owners = Owners(len(self.zones))
+        self.owners = Owners(len(self.zones), config.swap >> 12)
         self.alloc.owners = self.owners
 
     def _attach_arch(self) -> None:

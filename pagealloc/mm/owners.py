@@ -106,7 +106,8 @@ class Owners:
     pop.  ``nr_pages[lru][zid]`` mirrors ``NR_ZONE_INACTIVE_ANON`` etc. per zone.
     """
 
-    def __init__(self, nr_zones: int) -> None:
+    def __init__(self, nr_zones: int, swap_pages: int = 0) -> None:
+        self.swap_pages = swap_pages          # total swap space (pages)
         self.h_pfn: dict[int, int] = {}
         self.h_info: dict[int, int] = {}
         self.h_zid: dict[int, int] = {}
@@ -116,6 +117,10 @@ class Owners:
         self.nr_pages: list[list[int]] = [[0] * nr_zones for _ in range(NR_LRU_LISTS)]
         self.nr_isolated = 0
         self.nr_swapped_pages = 0
+
+    def get_nr_swap_pages(self) -> int:
+        """``get_nr_swap_pages()``: free swap slots."""
+        return self.swap_pages - self.nr_swapped_pages
 
     # --- handles --------------------------------------------------------------------
     def new(self, pfn: int, order: int, kind: int, zid: int, flags: int = 0) -> int:

@@ -243,6 +243,8 @@ class PageAllocator:
         self.contents: ContentsLike | None = None     # page-content tracking (security)
         self.owners: Owners | None = None             # owner handles and LRU (mm/owners.py)
         self.capc: CaptureControl | None = None       # current->capture_control
+        #: invariant check run after every compaction/migration/reclaim step (tests set it)
+        self.step_check: Callable[[], None] | None = None
         self.rmq_limit = RMQUEUE_STEAL + 1            # _rmqueue() stops before this mode
         #: flip_order variant: the fallback mode a flippable pcp refill stops before (0: none)
         pos = profile.flip_order if profile.unmapped in ("v2", "v4") else "after_steal"
