@@ -119,6 +119,7 @@ class Zone:
         "compact_cached_free_pfn", "compact_cached_migrate_pfn", "compact_considered",
         "compact_defer_shift", "compact_order_failed", "compact_blockskip_flush",
         "numa_hit", "nr_free_pages_blocks_unmapped",
+        "compact_init_migrate_pfn", "compact_init_free_pfn",
     )
 
     def __init__(self, idx: int, name: str, node: int) -> None:
@@ -157,6 +158,10 @@ class Zone:
         self.compact_defer_shift = 0
         self.compact_order_failed = 0
         self.compact_blockskip_flush = False
+        # where __reset_isolation_suitable() last found a source/target block (mm/compaction.c);
+        # 0 at boot like the kernel's zeroed struct zone
+        self.compact_init_migrate_pfn = 0
+        self.compact_init_free_pfn = 0
         self.numa_hit = 0             # zone_statistics(): one node, so hit == local
         self.nr_free_pages_blocks_unmapped = 0   # series v4: NR_FREE_PAGES_BLOCKS_UNMAPPED
 

@@ -20,6 +20,29 @@ The model emits events as ``(name, cpu, args)`` with integer args in this order:
 ``mm_migrate_pages``         succeeded, failed, thp_succeeded, thp_failed, thp_split,
                              large_folio_split, mode, reason (include/trace/events/migrate.h)
 ===========================  =======================================================
+
+Compaction events (include/trace/events/compaction.h, Linux 7.2; ``zone`` is the zone
+index, printed with ``ZONE_TYPE``, ``status``/``ret`` with ``COMPACTION_STATUS``):
+
+==========================================  ============================================
+``mm_compaction_isolate_migratepages``      start_pfn, end_pfn, nr_scanned, nr_taken
+``mm_compaction_isolate_freepages``         start_pfn, end_pfn, nr_scanned, nr_taken
+``mm_compaction_fast_isolate_freepages``    start_pfn, end_pfn, nr_scanned, nr_taken
+``mm_compaction_migratepages``              nr_migratepages, nr_succeeded
+``mm_compaction_begin``                     zone_start, migrate_pfn, free_pfn, zone_end, sync
+``mm_compaction_end``                       zone_start, migrate_pfn, free_pfn, zone_end, sync,
+                                            status
+``mm_compaction_try_to_compact_pages``      order, gfp_mask, prio
+``mm_compaction_finished``                  nid, zone, order, ret
+``mm_compaction_suitable``                  nid, zone, order, ret
+``mm_compaction_deferred``                  nid, zone, order, considered, defer_shift,
+                                            order_failed
+``mm_compaction_defer_compaction``          (as mm_compaction_deferred)
+``mm_compaction_defer_reset``               (as mm_compaction_deferred)
+``mm_compaction_kcompactd_sleep``           nid
+``mm_compaction_wakeup_kcompactd``          nid, order, highest_zoneidx
+``mm_compaction_kcompactd_wake``            nid, order, highest_zoneidx
+==========================================  ============================================
 """
 
 from __future__ import annotations
@@ -72,12 +95,67 @@ def format_event(name: str, args: tuple[int, ...], table: GfpTable = GFP_TABLE_7
         nid, _zid, order, gfp = args            # include/trace/events/vmscan.h: no zid since v5.4
         return (f"mm_vmscan_wakeup_kswapd: nid={nid} order={order} "
                 f"gfp_flags={show_gfp_flags(gfp, table)}")
+    if name.startswith("mm_compaction_"):
+        return format_compaction_event(name, args, table)
     if name == "mm_migrate_pages":
         ok, failed, thp_ok, thp_failed, thp_split, split, mode, reason = args
         return (f"mm_migrate_pages: nr_succeeded={ok} nr_failed={failed} "
                 f"nr_thp_succeeded={thp_ok} nr_thp_failed={thp_failed} "
                 f"nr_thp_split={thp_split} nr_split={split} mode={MIGRATE_MODE_NAMES[mode]} "
                 f"reason={MIGRATE_REASON_NAMES[reason]}")
+    return f"{name}: " + " ".join(str(a) for a in args)
+
+
+#: COMPACTION_STATUS (include/trace/events/mmflags.h) by enum compact_result value
+_COMPACTION_STATUS = {1: "skipped", 2: "deferred", 4: "continue", 8: "success",
+                      6: "partial_skipped", 5: "complete", 3: "no_suitable_page",
+                      0: "not_suitable_zone", 7: "contended"}
+#: ZONE_TYPE (include/trace/events/mmflags.h) on x86-64: no HighMem
+_ZONE_TYPE = {0: "DMA", 1: "DMA32", 2: "Normal", 3: "Movable"}
+
+
+def _symbolic(value: int, table: dict[int, str]) -> str:
+    """``__print_symbolic()``: the name, or the value in hex when it has none."""
+    return table.get(value, f"0x{value & 0xFFFFFFFFFFFFFFFF:x}")
+
+
+def format_compaction_event(name: str, args: tuple[int, ...],
+                            table: GfpTable = GFP_TABLE_7_2) -> str:
+    """The ``TP_printk`` of the compaction events (include/trace/events/compaction.h)."""
+    if name in ("mm_compaction_isolate_migratepages", "mm_compaction_isolate_freepages",
+                "mm_compaction_fast_isolate_freepages"):
+        start, end, scanned, taken = args
+        return f"{name}: range=(0x{start:x} ~ 0x{end:x}) nr_scanned={scanned} nr_taken={taken}"
+    if name == "mm_compaction_migratepages":
+        nr_migratepages, nr_succeeded = args
+        failed = (nr_migratepages - nr_succeeded) & 0xFFFFFFFF   # unsigned int arithmetic
+        return f"{name}: nr_migrated={nr_succeeded} nr_failed={failed}"
+    if name in ("mm_compaction_begin", "mm_compaction_end"):
+        zone_start, migrate_pfn, free_pfn, zone_end, sync = args[:5]
+        out = (f"{name}: zone_start=0x{zone_start:x} migrate_pfn=0x{migrate_pfn:x} "
+               f"free_pfn=0x{free_pfn:x} zone_end=0x{zone_end:x}, "
+               f"mode={'sync' if sync else 'async'}")
+        if name == "mm_compaction_end":
+            out += f" status={_symbolic(args[5], _COMPACTION_STATUS)}"
+        return out
+    if name == "mm_compaction_try_to_compact_pages":
+        order, gfp, prio = args
+        return f"{name}: order={order} gfp_mask={show_gfp_flags(gfp, table)} priority={prio}"
+    if name in ("mm_compaction_finished", "mm_compaction_suitable"):
+        nid, zone, order, ret = args
+        return (f"{name}: node={nid} zone={_symbolic(zone, _ZONE_TYPE):<8} order={order} "
+                f"ret={_symbolic(ret, _COMPACTION_STATUS)}")
+    if name in ("mm_compaction_deferred", "mm_compaction_defer_compaction",
+                "mm_compaction_defer_reset"):
+        nid, zone, order, considered, defer_shift, order_failed = args
+        return (f"{name}: node={nid} zone={_symbolic(zone, _ZONE_TYPE):<8} order={order} "
+                f"order_failed={order_failed} consider={considered} limit={1 << defer_shift}")
+    if name == "mm_compaction_kcompactd_sleep":
+        (nid,) = args
+        return f"{name}: nid={nid}"
+    if name in ("mm_compaction_wakeup_kcompactd", "mm_compaction_kcompactd_wake"):
+        nid, order, hz = args
+        return f"{name}: nid={nid} order={order} classzone_idx={_symbolic(hz, _ZONE_TYPE):<8}"
     return f"{name}: " + " ".join(str(a) for a in args)
 
 
