@@ -101,6 +101,7 @@ class Machine:
         from pagealloc.mm.owners import Owners
         self.owners = Owners(len(self.zones), config.swap >> 12)
         self.alloc.owners = self.owners
+        self._attach_pressure()
 
     def _attach_arch(self) -> None:
         """The x86 direct map and TLB (arch/x86), and page-content tracking where the profile
@@ -141,6 +142,30 @@ class Machine:
             if self.contents is not None:
                 self.contents.mermap_clear = lambda pfn, nr: clear_page_mermap(
                     mermap, self.alloc.cpu, pfn, nr, CLEAR_PAGE_MERMAP_V2)
+
+    def _attach_pressure(self) -> None:
+        """Reclaim, kswapd and kcompactd (mm/vmscan.c, mm/compaction.c) as agents."""
+        from pagealloc.mm.compaction import Kcompactd, reset_isolation_suitable
+        from pagealloc.mm.vmscan import Kswapd, Reclaim
+        cfg = self.config
+        alloc = self.alloc
+        self.reclaim = Reclaim(alloc, self.owners, cfg.swappiness)
+        self.kswapd = Kswapd(alloc, self.reclaim, self.ncpus)
+        self.kcompactd = Kcompactd(alloc, cfg.compaction_proactiveness, cfg.extfrag_threshold)
+        self.reclaim.kswapd = self.kswapd
+        self.kswapd.kcompactd_wakeup = self.kcompactd.wakeup_kcompactd
+        self.kswapd.reset_isolation_suitable = lambda: reset_isolation_suitable(alloc)
+        alloc.reclaim = self.reclaim
+        alloc.kswapd = self.kswapd
+        alloc.kcompactd = self.kcompactd
+        alloc.show_mem_lines = self._show_mem_lines
+
+    def _show_mem_lines(self) -> list[str]:
+        """``__show_free_areas()``'s per-zone buddy lines (mm/show_mem.c)."""
+        from pagealloc.mm.vmstat import render_show_mem_zone
+        k = self.profile.kernel
+        return [render_show_mem_zone(zv, k) for nv in self.node_views() for zv in nv.zones
+                if zv.populated]
 
     def _alloc_pgtable(self) -> int | None:
         """``pte_alloc_one_kernel()`` for a direct-map split: one zeroed order-0 page-table
@@ -313,6 +338,8 @@ class Machine:
             p = self.unmapped_cache.unmapped_pages_alloc(g, order, cpu)
             return None if p == NIL else p
         pfn = self.alloc.alloc_pages(g, order, cpu, unmapped)
+        if self.kswapd.woken or self.kcompactd.pending:
+            self.run_agents()
         if pfn == NIL:
             return None
         if movable is not None:
@@ -356,9 +383,7 @@ class Machine:
         if pfn is None:
             return None
         flags = F_DIRTY if dirty and k == OWN_FILE else 0
-        h = self.owners.new(pfn, order, k, self.mem.pb_zone[pfn >> PAGEBLOCK_ORDER], flags)
-        self.run_agents()
-        return h
+        return self.owners.new(pfn, order, k, self.mem.pb_zone[pfn >> PAGEBLOCK_ORDER], flags)
 
     def free_owned(self, handle: int, cpu: int = 0) -> None:
         """The owner releases its block (``munmap``, truncate, ``kmem_cache_free``): off the
@@ -378,8 +403,9 @@ class Machine:
 
     def touch(self, handle: int, cpu: int = 0) -> bool:
         """An access to ``handle``'s data: ``folio_mark_accessed()``; a swapped-out or
-        evicted block is faulted back in (swap-in or a page-cache refault, counted as
-        ``pswpin``/``pgmajfault``).  False if the fault-in allocation failed."""
+        evicted block is faulted back in (swap-in, a page-cache refault, or a slab object
+        re-created after its shrinker freed it; counted as ``pswpin``/``pgmajfault``).
+        False if the fault-in allocation failed."""
         from pagealloc.mm.owners import (
             DEFAULT_GFP,
             F_EVICTED,
@@ -392,7 +418,8 @@ class Machine:
         info = o.info(handle)
         if o.h_pfn[handle] == NIL:
             order = (info & ORDER_FIELD) >> ORDER_SHIFT
-            pfn = self.alloc_pages(DEFAULT_GFP[info & OWN_KIND_MASK], order, cpu, movable=True)
+            kind = info & OWN_KIND_MASK
+            pfn = self.alloc_pages(DEFAULT_GFP[kind], order, cpu, movable=kind in (1, 2))
             if pfn is None:
                 return False
             ev = self.alloc.vm_events
@@ -403,7 +430,6 @@ class Machine:
             o.set_flags(handle, clear_bits=F_SWAPPED | F_EVICTED)
             o.move(handle, pfn, self.mem.pb_zone[pfn >> PAGEBLOCK_ORDER])
             o.lruvec_add_folio(handle)
-            self.run_agents()
             return True
         o.folio_mark_accessed(handle)
         return True
@@ -418,11 +444,19 @@ class Machine:
     def run_agents(self) -> None:
         """Let woken kernel threads (kswapd, kcompactd) run: the model schedules them at
         the end of the request that woke them (one vCPU: they run when the task yields)."""
-        hook = self.agent_hook
-        if hook is not None:
-            hook()
+        if self.kswapd.woken:
+            self.kswapd.run()
+        if self.kcompactd.pending:
+            self.kcompactd.run()
 
-    agent_hook: Callable[[], None] | None = None
+    def drop_caches(self, mode: int = 3) -> int:
+        """``echo mode > /proc/sys/vm/drop_caches``; returns the pages freed."""
+        return self.reclaim.drop_caches(mode)
+
+    def compact_memory(self) -> None:
+        """``echo 1 > /proc/sys/vm/compact_memory``: compact every zone fully."""
+        from pagealloc.mm.compaction import compact_memory
+        compact_memory(self.alloc)
 
     def free_pages_batched(self, blocks: list[tuple[int, int]], cpu: int = 0) -> None:
         """Free folios through ``free_unref_folios()`` (release_pages, reclaim).
@@ -460,6 +494,10 @@ class Machine:
         for _ in range(self.now_ns // 1_000_000_000 - start // 1_000_000_000):
             for cpu in range(self.ncpus):
                 self.alloc.refresh_cpu_vm_stats(cpu)
+        self.reclaim.end_writeback_all()          # the flushers' I/O completes with time
+        self.kswapd.tick(self.now_ns)
+        self.kcompactd.timeout(self.now_ns, not self.kswapd.waiting)
+        self.run_agents()
 
     # ------------------------------------------------------------------ observation
     def attach(self, sink: Sink) -> None:

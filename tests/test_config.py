@@ -66,8 +66,8 @@ def test_config_from_kwargs():
     """config_from_kwargs(): size strings accepted, unknown fields named."""
     cfg = config_from_kwargs(memory="1G", cpus=2, kernel_image_size="16M")
     assert (cfg.memory, cfg.cpus, cfg.kernel_image_size) == (1 << 30, 2, 16 << 20)
-    with pytest.raises(ConfigError, match=r"^swappiness: unknown"):
-        config_from_kwargs(swappiness=60)
+    with pytest.raises(ConfigError, match=r"^dirty_ratio: unknown"):
+        config_from_kwargs(dirty_ratio=20)
     with pytest.raises(ConfigError, match=r"^memory: "):
         config_from_kwargs(memory="lots")
     with pytest.raises(ConfigError, match=r"^cpus: "):

@@ -182,8 +182,11 @@ def check_zone(m: "Machine", z: Zone) -> None:
     if z.pcp and z.vm_nr_free_pages + sum(z.vm_free_diff) != z.nr_free_pages:
         _fail(f"zone {z.name}: vmstat global {z.vm_nr_free_pages} + per-cpu deltas "
               f"{sum(z.vm_free_diff)} != NR_FREE_PAGES {z.nr_free_pages}")
+    # set_pgdat_percpu_threshold() changes the threshold without folding the deltas, so a
+    # delta may exceed a lowered threshold until its next update folds it
+    limit = max(z.stat_threshold, z.stat_threshold_prev)
     for cpu, d in enumerate(z.vm_free_diff):
-        if abs(d) > z.stat_threshold:
+        if abs(d) > limit:
             _fail(f"zone {z.name}: cpu {cpu} vmstat delta {d} beyond threshold {z.stat_threshold}")
     if blocks != z.nr_free_pages_blocks:
         _fail(f"zone {z.name}: NR_FREE_PAGES_BLOCKS {z.nr_free_pages_blocks} but recount {blocks}")
@@ -290,6 +293,60 @@ def check_direct_map(m: "Machine") -> None:
                               f"direct-map state")
 
 
+def check_owners(m: "Machine") -> None:
+    """Owner handles (mm/owners.py): every resident owned block is an allocated head of its
+    order in the zone recorded for it; ``pfn_h`` is the inverse of ``h_pfn``; a folio is on
+    exactly the LRU list its flags name iff PG_lru is set (or it is isolated); the per-zone
+    LRU page counts and the used swap slots add up."""
+    from pagealloc.mm.owners import (
+        F_LRU,
+        F_SWAPPED,
+        NR_LRU_LISTS,
+        ORDER_FIELD,
+        ORDER_SHIFT,
+        folio_lru_list,
+    )
+    o = getattr(m, "owners", None)
+    if o is None:
+        return
+    mem = m.mem
+    counts = [[0] * len(o.nr_pages[0]) for _ in range(NR_LRU_LISTS)]
+    swapped = 0
+    off_lru = 0
+    for h, info in o.h_info.items():
+        order = (info & ORDER_FIELD) >> ORDER_SHIFT
+        pfn = o.h_pfn[h]
+        if info & F_SWAPPED:
+            swapped += 1 << order
+        if pfn != NIL:
+            if mem.pstate[pfn] != PS_ALLOC | order:
+                _fail(f"owner {h}: pfn {pfn:#x} is not an allocated order-{order} head "
+                      f"(state {mem.pstate[pfn]:#x})")
+            if o.pfn_h.get(pfn) != h:
+                _fail(f"owner {h}: pfn_h[{pfn:#x}] is {o.pfn_h.get(pfn)}")
+            if mem.pb_zone[pfn >> PAGEBLOCK_ORDER] != o.h_zid[h]:
+                _fail(f"owner {h}: recorded zone {o.h_zid[h]} but pfn {pfn:#x} is in zone "
+                      f"{mem.pb_zone[pfn >> PAGEBLOCK_ORDER]}")
+        lru = folio_lru_list(info)
+        if info & F_LRU:
+            if lru < 0 or h not in o.lru[lru]:
+                _fail(f"owner {h}: PG_lru set but not on list {lru}")
+            counts[lru][o.h_zid[h]] += 1 << order
+        elif lru >= 0 and pfn != NIL:
+            off_lru += 1
+    if len(o.pfn_h) != sum(1 for p in o.h_pfn.values() if p != NIL):
+        _fail("owners: pfn_h has entries for no resident handle")
+    if sum(len(lst) for lst in o.lru) != sum(1 for i in o.h_info.values() if i & F_LRU):
+        _fail("owners: an LRU list holds a handle without PG_lru")
+    if counts != o.nr_pages:
+        _fail(f"owners: LRU page counts {o.nr_pages} but the lists hold {counts}")
+    if swapped != o.nr_swapped_pages:
+        _fail(f"owners: {o.nr_swapped_pages} swap slots used but {swapped} pages swapped")
+    if off_lru != o.nr_isolated:
+        _fail(f"owners: {off_lru} resident LRU folios off their lists, "
+              f"{o.nr_isolated} isolated")
+
+
 def check_machine(m: "Machine") -> None:
     """Run every invariant on a machine; raise :class:`InvariantError` on the first failure."""
     check_lists(m.mem)
@@ -298,3 +355,4 @@ def check_machine(m: "Machine") -> None:
         if z.present_pages:
             check_zone(m, z)
     check_direct_map(m)
+    check_owners(m)

@@ -113,6 +113,7 @@ class Zone:
         "managed_pages", "cma_pages", "_watermark", "watermark_boost", "lowmem_reserve",
         "nr_reserved_highatomic", "nr_free_highatomic", "nr_free", "list_base",
         "nr_free_pages", "vm_nr_free_pages", "vm_free_diff", "stat_threshold",
+        "stat_threshold_prev",
         "nr_free_pages_blocks", "nr_free_cma_pages", "pcp",
         "pageset_high_min", "pageset_high_max", "pageset_batch",
         "below_high", "boosted_watermark", "reclaim_active", "nr_isolate_pageblock",
@@ -142,6 +143,7 @@ class Zone:
         self.vm_nr_free_pages = 0
         self.vm_free_diff: list[int] = []
         self.stat_threshold = 0
+        self.stat_threshold_prev = 0   # the threshold before set_pgdat_percpu_threshold()
         self.nr_free_pages_blocks = 0
         self.nr_free_cma_pages = 0
         self.pcp: list[PerCpuPages] = []

@@ -161,7 +161,7 @@ class Owners:
         del self.h_zid[h]
         if pfn != NIL:
             del self.pfn_h[pfn]
-        elif info & F_SWAPPED:
+        if info & F_SWAPPED:
             self.nr_swapped_pages -= 1 << ((info & ORDER_FIELD) >> ORDER_SHIFT)
 
     def move(self, h: int, new_pfn: int, zid: int) -> None:

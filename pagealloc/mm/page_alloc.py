@@ -15,7 +15,7 @@ branch cites the kernel function it follows.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol, cast
 
 from pagealloc.mm import gfp as G
 from pagealloc.mm.freetype import (
@@ -63,6 +63,10 @@ from pagealloc.mm.mmzone import (
     Zone,
 )
 from pagealloc.mm.owners import Owners
+
+if TYPE_CHECKING:
+    from pagealloc.mm.compaction import Kcompactd
+    from pagealloc.mm.vmscan import Kswapd, Reclaim
 from pagealloc.profiles import Profile
 
 NFT = NR_FREETYPE_IDXS
@@ -101,6 +105,14 @@ GFP_COMP_BIT = G.__GFP_COMP
 GFP_ATOMIC_6_1_BIT = G.__GFP_ATOMIC_6_1
 GFP_MEMALLOC_BIT = G.__GFP_MEMALLOC
 GFP_NOMEMALLOC_BIT = G.__GFP_NOMEMALLOC
+GFP_IO_FLAG = G.__GFP_IO
+MAX_COMPACT_RETRIES = 16   # mm/page_alloc.c
+GFP_NOFAIL_FLAG = G.__GFP_NOFAIL
+GFP_NORETRY_FLAG = G.__GFP_NORETRY
+GFP_THISNODE_FLAG = G.__GFP_THISNODE
+GFP_RETRY_MAYFAIL_FLAG = G.__GFP_RETRY_MAYFAIL
+GFP_HARDWALL_FLAG = G.__GFP_HARDWALL
+GFP_NOWARN_FLAG = G.__GFP_NOWARN
 
 # fpi_t (mm/page_alloc.c)
 FPI_NONE = 0
@@ -233,6 +245,8 @@ class PageAllocator:
             "folio_zap": 0, "folio_zap_pages": 0, "folio_restore": 0, "unmapped_no_mermap": 0,
             "spurious_unmapped_failures": 0, "freetype_no_list_lookups": 0,
             "flip_error_free_unlocked": 0,
+            # memory pressure
+            "slowpath": 0, "oom": 0, "warn_alloc": 0, "compaction_captured": 0,
         }
         self.sink: EventSink | None = None
         self.hygiene = profile.free_list_hygiene
@@ -243,6 +257,11 @@ class PageAllocator:
         self.contents: ContentsLike | None = None     # page-content tracking (security)
         self.owners: Owners | None = None             # owner handles and LRU (mm/owners.py)
         self.capc: CaptureControl | None = None       # current->capture_control
+        self.reclaim: Reclaim | None = None           # mm/vmscan.py, attached by Machine
+        self.kswapd: Kswapd | None = None
+        self.kcompactd: Kcompactd | None = None
+        self.show_mem_lines: Callable[[], list[str]] | None = None
+        self.log: list[str] = []                      # printk() lines (OOM, warn_alloc)
         #: invariant check run after every compaction/migration/reclaim step (tests set it)
         self.step_check: Callable[[], None] | None = None
         self.rmq_limit = RMQUEUE_STEAL + 1            # _rmqueue() stops before this mode
@@ -1250,7 +1269,11 @@ class PageAllocator:
 
     # ------------------------------------------------------------------ kswapd hooks
     def wakeup_kswapd(self, zone: Zone, gfp: int, order: int, highest_zoneidx: int) -> None:
-        """``wakeup_kswapd()`` (mm/vmscan.c): record the request; kswapd runs on ticks."""
+        """``wakeup_kswapd()`` (mm/vmscan.c): the kswapd agent decides (see
+        :class:`pagealloc.mm.vmscan.Kswapd`); without one, record the request."""
+        if self.kswapd is not None:
+            self.kswapd.wakeup_kswapd(zone, gfp, order, highest_zoneidx)
+            return
         if self.kswapd_highest_zoneidx < highest_zoneidx:
             self.kswapd_highest_zoneidx = highest_zoneidx
         self.kswapd_order = max(self.kswapd_order, order)
@@ -1405,7 +1428,282 @@ class PageAllocator:
         self.mem.pkind[page] = self.prepare_alloc(gfp)[5]
 
     def alloc_pages_slowpath(self, gfp: int, order: int, ac: AllocContext) -> int:
-        """``__alloc_pages_slowpath()`` (7.2) up to the point where direct reclaim begins.
+        """``__alloc_pages_slowpath()`` (mm/page_alloc.c, Linux 7.2), in its order.
+
+        ``restart:`` costly requests, and high-order non-movable ones, that may compact
+        start with async compaction (``compact_first``, INIT_COMPACT_PRIORITY) instead of
+        reclaim; ``gfp_to_alloc_flags()``.  ``retry:`` wake kswapd; try the freelists at
+        min with the reserves the flags allow; ``__gfp_pfmemalloc_flags()`` (only
+        ``__GFP_MEMALLOC`` applies: the model has no PF_MEMALLOC tasks or OOM victims) and
+        the one retry of ``can_retry_reserves``; non-blocking callers fail here (with
+        ``defrag_mode``, after dropping ALLOC_NOFRAGMENT); direct reclaim
+        (``__alloc_pages_direct_reclaim()``, skipped on the compact-first pass); direct
+        compaction; after the compact-first pass, ``__GFP_NORETRY|__GFP_THISNODE`` give up
+        and the others retry at DEF_COMPACT_PRIORITY; ``__GFP_NORETRY`` and costly orders
+        without ``__GFP_RETRY_MAYFAIL`` stop; ``should_reclaim_retry()``,
+        ``should_compact_retry()``, ``defrag_mode``'s last relaxation;
+        ``__alloc_pages_may_oom()``; ``nopage:`` ``__GFP_NOFAIL`` keeps trying with
+        ALLOC_MIN_RESERVE; ``warn_alloc()``.
+        """
+        reclaim = self.reclaim
+        if reclaim is None:
+            return self.alloc_pages_slowpath_no_pressure(gfp, order, ac)
+        from pagealloc.mm import compaction as C
+        can_direct_reclaim = bool(gfp & GFP_DIRECT_RECLAIM_BIT)
+        can_compact = can_direct_reclaim and bool(gfp & GFP_IO_FLAG)
+        nofail = bool(gfp & GFP_NOFAIL_FLAG)
+        costly = order > PAGE_ALLOC_COSTLY_ORDER
+        if nofail and not can_direct_reclaim:
+            self.vm_warn("alloc_pages_slowpath:nofail_without_reclaim")
+        self.stats["slowpath"] += 1
+        compaction_retries = 0
+        no_progress_loops = 0
+        compact_result = C.COMPACT_SKIPPED
+        compact_priority = C.DEF_COMPACT_PRIORITY
+        compact_first = False
+        if can_compact and (costly or (order > 0 and ac.migratetype != MIGRATE_MOVABLE)):
+            compact_first = True
+            compact_priority = C.INIT_COMPACT_PRIORITY
+        alloc_flags = G.gfp_to_alloc_flags(gfp, order, self.has_cma, bool(self.defrag_mode))
+        if self.unmapped in ("v2", "v4") and not can_direct_reclaim:
+            alloc_flags |= ALLOC_NOBLOCK
+        can_retry_reserves = True
+        did_some_progress = 0
+        nofail_rounds = 0
+        while True:                                          # retry:
+            if alloc_flags & ALLOC_KSWAPD:
+                self.wake_all_kswapds(order, gfp, ac)
+            page = self.get_page_from_freelist(gfp, order, alloc_flags, ac)
+            if page != NIL:
+                return page
+            reserve_flags = 0
+            if gfp & GFP_MEMALLOC_BIT and not (gfp & GFP_NOMEMALLOC_BIT):
+                reserve_flags = ALLOC_NO_WATERMARKS
+            if reserve_flags:
+                alloc_flags = G.gfp_to_alloc_flags_cma(gfp, reserve_flags, self.has_cma) | \
+                    (alloc_flags & ALLOC_KSWAPD)
+            if not (alloc_flags & ALLOC_CPUSET) or reserve_flags:
+                if can_retry_reserves:
+                    can_retry_reserves = False
+                    continue
+            if not can_direct_reclaim:
+                if self.defrag_mode and alloc_flags & ALLOC_NOFRAGMENT and \
+                        gfp & GFP_KSWAPD_RECLAIM_BIT:
+                    alloc_flags &= ~ALLOC_NOFRAGMENT
+                    continue
+                break                                        # goto nopage
+            if not compact_first:
+                page, did_some_progress = self.alloc_pages_direct_reclaim(gfp, order,
+                                                                          alloc_flags, ac)
+                if page != NIL:
+                    return page
+            page, compact_result = self.alloc_pages_direct_compact(gfp, order, alloc_flags, ac,
+                                                                   compact_priority)
+            if page != NIL:
+                return page
+            if compact_first:
+                if gfp & GFP_NORETRY_FLAG and gfp & GFP_THISNODE_FLAG:
+                    break
+                if not gfp & GFP_NORETRY_FLAG:
+                    compact_priority = C.DEF_COMPACT_PRIORITY
+                compact_first = False
+                continue
+            if gfp & GFP_NORETRY_FLAG:
+                break
+            if costly and (not can_compact or not gfp & GFP_RETRY_MAYFAIL_FLAG):
+                break
+            retry, no_progress_loops = self.should_reclaim_retry(
+                gfp, order, ac, alloc_flags, did_some_progress > 0, no_progress_loops)
+            if retry:
+                continue
+            if did_some_progress > 0 and can_compact:
+                retry, compact_priority, compaction_retries = self.should_compact_retry(
+                    gfp, ac, order, alloc_flags, compact_result, compact_priority,
+                    compaction_retries)
+                if retry:
+                    continue
+            if self.defrag_mode and alloc_flags & ALLOC_NOFRAGMENT:
+                alloc_flags &= ~ALLOC_NOFRAGMENT
+                continue
+            page, did_some_progress = self.alloc_pages_may_oom(gfp, order, ac)
+            if page != NIL:
+                return page
+            if did_some_progress:
+                no_progress_loops = 0
+                continue
+            break
+        # nopage:
+        if nofail and can_direct_reclaim:
+            page = self.get_page_from_freelist(gfp, order, ALLOC_MIN_RESERVE | ALLOC_CPUSET, ac)
+            if page != NIL:
+                return page
+            # the kernel loops forever here (cond_resched(); goto retry); the model gives
+            # up after one more round and says so
+            nofail_rounds += 1
+            self.vm_warn("alloc_pages_slowpath:nofail_gave_up")
+        self.warn_alloc(gfp, order)
+        return NIL
+
+    def alloc_pages_direct_reclaim(self, gfp: int, order: int, alloc_flags: int,
+                                   ac: AllocContext) -> tuple[int, int]:
+        """``__alloc_pages_direct_reclaim()`` + ``__perform_reclaim()``: reclaim
+        (``try_to_free_pages()``, at pageblock order for ALLOC_NOFRAGMENT non-movable
+        requests), then try the freelists; once more after ``unreserve_highatomic_pageblock()``
+        and ``drain_all_pages()``.  Returns (page, did_some_progress)."""
+        reclaim = self.reclaim
+        assert reclaim is not None
+        reclaim_order = order
+        if alloc_flags & ALLOC_NOFRAGMENT and ac.migratetype != MIGRATE_MOVABLE:
+            reclaim_order = max(order, PAGEBLOCK_ORDER)
+        cpu = self.cpu
+        progress = reclaim.try_to_free_pages(reclaim_order, gfp, ac.highest_zoneidx)
+        self.cpu = cpu
+        if not progress:
+            return NIL, 0
+        page = self.get_page_from_freelist(gfp, order, alloc_flags, ac)
+        if page == NIL:
+            self.unreserve_highatomic_pageblock(ac, False)
+            self.drain_all_pages(None)
+            page = self.get_page_from_freelist(gfp, order, alloc_flags, ac)
+        return page, progress
+
+    def alloc_pages_direct_compact(self, gfp: int, order: int, alloc_flags: int,
+                                   ac: AllocContext, prio: int) -> tuple[int, int]:
+        """``__alloc_pages_direct_compact()``: compact (at pageblock order for
+        ALLOC_NOFRAGMENT non-movable requests; never for order 0) with capture; count
+        ``compact_stall`` and then ``compact_success`` or ``compact_fail``.  Returns
+        (page, compact_result)."""
+        from pagealloc.mm import compaction as C
+        compact_order = order
+        if alloc_flags & ALLOC_NOFRAGMENT and ac.migratetype != MIGRATE_MOVABLE:
+            compact_order = max(order, PAGEBLOCK_ORDER)
+        if not compact_order:
+            return NIL, C.COMPACT_SKIPPED
+        cpu = self.cpu
+        result, page = C.try_to_compact_pages(self, gfp, compact_order, alloc_flags, ac, prio,
+                                              capture_order=order)
+        self.cpu = cpu
+        if page != NIL:
+            result = C.COMPACT_SUCCESS
+        if result == C.COMPACT_SKIPPED or result == C.COMPACT_DEFERRED:
+            return NIL, result
+        ev = self.vm_events
+        ev["compact_stall"] = ev.get("compact_stall", 0) + 1
+        if page == NIL:
+            page = self.get_page_from_freelist(gfp, order, alloc_flags, ac)
+        else:
+            self.stats["compaction_captured"] += 1
+        if page != NIL:
+            zone = self.zone_of(page)
+            zone.compact_blockskip_flush = False
+            C.compaction_defer_reset(self, zone, compact_order, True)
+            ev["compact_success"] = ev.get("compact_success", 0) + 1
+            return page, result
+        ev["compact_fail"] = ev.get("compact_fail", 0) + 1
+        return NIL, result
+
+    def should_reclaim_retry(self, gfp: int, order: int, ac: AllocContext, alloc_flags: int,
+                             did_some_progress: bool, no_progress_loops: int) -> tuple[bool, int]:
+        """``should_reclaim_retry()``: retry while some zone could meet min with all its
+        reclaimable pages freed, up to MAX_RECLAIM_RETRIES loops without progress (costly
+        orders never count as progress); the last chance unreserves a highatomic block."""
+        from pagealloc.mm.vmscan import MAX_RECLAIM_RETRIES, zone_reclaimable_pages
+        if did_some_progress and order <= PAGE_ALLOC_COSTLY_ORDER:
+            no_progress_loops = 0
+        else:
+            no_progress_loops += 1
+        ret = False
+        if no_progress_loops <= MAX_RECLAIM_RETRIES:
+            for zone in ac.zonelist[ac.preferred:]:
+                if zone.idx > ac.highest_zoneidx:
+                    continue
+                available = zone_reclaimable_pages(self, zone) + zone.nr_free_pages
+                if self._zone_watermark_ok(zone, order, zone.min_wmark_pages(),
+                                           ac.highest_zoneidx, alloc_flags, available):
+                    ret = True
+                    break
+        if not ret:
+            return self.unreserve_highatomic_pageblock(ac, True), no_progress_loops
+        return True, no_progress_loops
+
+    def should_compact_retry(self, gfp: int, ac: AllocContext, order: int, alloc_flags: int,
+                             compact_result: int, prio: int,
+                             retries: int) -> tuple[bool, int, int]:
+        """``should_compact_retry()``: SKIPPED retries if reclaim could make compaction
+        suitable; SUCCESS (raced) up to MAX_COMPACT_RETRIES (a quarter for costly orders);
+        otherwise escalate the priority down to MIN_COMPACT(_COSTLY)_PRIORITY.  Returns
+        (retry, priority, retries)."""
+        from pagealloc.mm import compaction as C
+        if not order:
+            return False, prio, retries
+        if compact_result == C.COMPACT_SKIPPED:
+            return C.compaction_zonelist_suitable(self, ac, order, alloc_flags), prio, retries
+        max_retries = MAX_COMPACT_RETRIES
+        if compact_result == C.COMPACT_SUCCESS:
+            if order > PAGE_ALLOC_COSTLY_ORDER:
+                max_retries //= 4
+            retries += 1
+            if retries <= max_retries:
+                return True, prio, retries
+        min_priority = C.MIN_COMPACT_COSTLY_PRIORITY if order > PAGE_ALLOC_COSTLY_ORDER \
+            else C.MIN_COMPACT_PRIORITY
+        if prio > min_priority:
+            return True, prio - 1, retries
+        return False, prio, retries
+
+    def alloc_pages_may_oom(self, gfp: int, order: int, ac: AllocContext) -> tuple[int, int]:
+        """``__alloc_pages_may_oom()``: one last try at the high watermark, then the OOM
+        killer, except for costly orders, ``__GFP_RETRY_MAYFAIL|__GFP_THISNODE`` and
+        requests below ZONE_NORMAL.  The model has no processes to kill: ``out_of_memory()``
+        prints its header with the show_mem buddy dump to the event stream (``console``
+        lines) and ends as the kernel does when nothing is killable, with no progress."""
+        page = self.get_page_from_freelist((gfp | GFP_HARDWALL_FLAG) & ~GFP_DIRECT_RECLAIM_BIT,
+                                           order, G.ALLOC_WMARK_HIGH | ALLOC_CPUSET, ac)
+        if page != NIL:
+            return page, 0
+        if order > PAGE_ALLOC_COSTLY_ORDER:
+            return NIL, 0
+        if gfp & (GFP_RETRY_MAYFAIL_FLAG | GFP_THISNODE_FLAG):
+            return NIL, 0
+        if ac.highest_zoneidx < ZONE_NORMAL:
+            return NIL, 0
+        self.stats["oom"] += 1
+        self.printk(f"pagealloc invoked oom-killer: gfp_mask={self.format_gfp(gfp)}, "
+                    f"order={order}, oom_score_adj=0")
+        self.show_mem()
+        self.printk("Out of memory and no killable processes...")
+        return NIL, 0
+
+    def warn_alloc(self, gfp: int, order: int) -> None:
+        """``warn_alloc()``: the allocation-failure report with the buddy dump, unless
+        ``__GFP_NOWARN``."""
+        self.stats["warn_alloc"] += 1
+        if gfp & GFP_NOWARN_FLAG or self.sink is None:
+            return
+        self.printk(f"pagealloc: page allocation failure: order:{order}, "
+                    f"mode:{self.format_gfp(gfp)}, nodemask=(null)")
+        self.show_mem()
+
+    def format_gfp(self, gfp: int) -> str:
+        """``%#x(%pGg)``: the mask and its flag names."""
+        return f"{gfp & 0xFFFFFFFF:#x}({G.show_gfp_flags(gfp & 0xFFFFFFFF, self.profile.gfp_table)})"
+
+    def show_mem(self) -> None:
+        """``__show_mem()``: the per-zone buddy lines of ``__show_free_areas()``."""
+        if self.show_mem_lines is None:
+            return
+        for line in self.show_mem_lines():
+            self.printk(line)
+
+    def printk(self, text: str) -> None:
+        """A kernel log line, sent to the event stream as the ``console`` tracepoint."""
+        self.log.append(text)
+        if self.sink is not None:
+            self.sink("console", self.cpu, cast(tuple[int, ...], (text,)))
+
+    def alloc_pages_slowpath_no_pressure(self, gfp: int, order: int, ac: AllocContext) -> int:
+        """``__alloc_pages_slowpath()`` (7.2) without reclaim and compaction attached (a bare
+        :class:`PageAllocator`, as the trace probes use): up to where direct reclaim begins.
 
         In order: ``gfp_to_alloc_flags()``; at ``retry:`` wake kswapd and try the freelists
         at the min watermark with reserve access (high-order atomic reservations happen

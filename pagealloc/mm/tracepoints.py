@@ -95,6 +95,8 @@ def format_event(name: str, args: tuple[int, ...], table: GfpTable = GFP_TABLE_7
         nid, _zid, order, gfp = args            # include/trace/events/vmscan.h: no zid since v5.4
         return (f"mm_vmscan_wakeup_kswapd: nid={nid} order={order} "
                 f"gfp_flags={show_gfp_flags(gfp, table)}")
+    if name == "console":                     # printk:console, TP_printk("%s", msg)
+        return f"console: {args[0]}"
     if name.startswith("mm_compaction_"):
         return format_compaction_event(name, args, table)
     if name == "mm_migrate_pages":

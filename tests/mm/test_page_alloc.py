@@ -1358,7 +1358,8 @@ def test_highatomic_reserved_by_high_order_atomic_slowpath():
     assert lst(m, z, 9, U) == [0x10600]
     assert pcpl(m, z, 3) == []                   # no refill for ALLOC_HIGHATOMIC ...
     assert z.pcp[0].high == 4047                 # ... but nr_pcp_alloc() ran first
-    assert (0, 1, 1, G.GFP_ATOMIC) in named(ev, "mm_vmscan_wakeup_kswapd")
+    # trace_mm_vmscan_wakeup_kswapd(nid, highest_zoneidx, order, gfp): GFP_ATOMIC -> Normal
+    assert (0, 2, 1, G.GFP_ATOMIC) in named(ev, "mm_vmscan_wakeup_kswapd")
     assert m.alloc_pages(G.GFP_ATOMIC, 1) == 0x10402
     assert z.nr_reserved_highatomic == 512
     m.check()
