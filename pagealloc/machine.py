@@ -447,7 +447,7 @@ class Machine:
         if self.kswapd.woken:
             self.kswapd.run()
         if self.kcompactd.pending:
-            self.kcompactd.run()
+            self.kcompactd.run(self.now_ns)
 
     def drop_caches(self, mode: int = 3) -> int:
         """``echo mode > /proc/sys/vm/drop_caches``; returns the pages freed."""

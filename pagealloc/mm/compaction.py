@@ -171,7 +171,7 @@ _DEFAULT_SYSCTL = CompactionSysctl()
 def sysctl_of(alloc: "PageAllocator") -> CompactionSysctl:
     """The machine's compaction sysctls (``alloc.compaction_sysctl``, set by
     :class:`Kcompactd`), or the kernel defaults."""
-    s = getattr(alloc, "compaction_sysctl", None)
+    s = alloc.compaction_sysctl
     return s if isinstance(s, CompactionSysctl) else _DEFAULT_SYSCTL
 
 
@@ -1604,7 +1604,7 @@ class Kcompactd:
             raise ValueError(f"extfrag_threshold {extfrag_threshold}: expected 0..1000")
         self.alloc = alloc
         self.sysctl = CompactionSysctl(proactiveness, extfrag_threshold)
-        setattr(alloc, "compaction_sysctl", self.sysctl)
+        alloc.compaction_sysctl = self.sysctl
         self.nid = nid
         self.cpu = cpu
         self.nr_zones = max((z.idx for z in alloc.zones if z.populated()), default=-1) + 1

@@ -65,7 +65,7 @@ from pagealloc.mm.mmzone import (
 from pagealloc.mm.owners import Owners
 
 if TYPE_CHECKING:
-    from pagealloc.mm.compaction import Kcompactd
+    from pagealloc.mm.compaction import CompactionSysctl, Kcompactd
     from pagealloc.mm.vmscan import Kswapd, Reclaim
 from pagealloc.profiles import Profile
 
@@ -260,6 +260,7 @@ class PageAllocator:
         self.reclaim: Reclaim | None = None           # mm/vmscan.py, attached by Machine
         self.kswapd: Kswapd | None = None
         self.kcompactd: Kcompactd | None = None
+        self.compaction_sysctl: CompactionSysctl | None = None   # set by Kcompactd
         self.show_mem_lines: Callable[[], list[str]] | None = None
         self.log: list[str] = []                      # printk() lines (OOM, warn_alloc)
         #: invariant check run after every compaction/migration/reclaim step (tests set it)
