@@ -843,30 +843,108 @@ def alloc_contig_verify_gfp_mask(gfp: int) -> int:
     return 0
 
 
+def alloc_migration_target(alloc: PageAllocator, gfp: int, order: int, cpu: int) -> int:
+    """``alloc_migration_target()`` (mm/migrate.c:2191, 7.2): a new page from the normal
+    allocator with the caller's mask; a large folio gets GFP_TRANSHUGE without reclaim.
+    Pages of isolated blocks cannot be handed out, so the target lies elsewhere."""
+    if order:
+        gfp = (gfp & ~G.__GFP_RECLAIM) | G.GFP_TRANSHUGE
+    return alloc.alloc_pages(gfp, order, cpu)
+
+
+def alloc_contig_migrate_range(alloc: PageAllocator, start: int, end: int, gfp: int,
+                               cpu: int = 0) -> int:
+    """``__alloc_contig_migrate_range()`` (pa.c, 7.2): isolate up to COMPACT_CLUSTER_MAX
+    in-use LRU folios of ``[start, end)`` at a time (``isolate_migratepages_range()`` with
+    an order -1, MIGRATE_SYNC, skip-hint-free ``compact_control``), drop clean page cache
+    (``reclaim_clean_pages_from_list()``), migrate the rest to
+    :func:`alloc_migration_target`; a batch that keeps failing gives -EBUSY after 5 tries,
+    a failed target allocation -ENOMEM.  Leftovers are put back.  0 on success.
+    Pinned (unowned) pages are never isolated, so they stay, and the caller's
+    ``test_pages_isolated()`` then fails."""
+    from pagealloc.mm import compaction as C
+    from pagealloc.mm.migrate import (
+        ENOMEM,
+        MIGRATE_SYNC,
+        MR_CONTIG_RANGE,
+        migrate_pages,
+        putback_movable_pages,
+    )
+    if alloc.owners is None:
+        return 0
+    zone = alloc.zone_of(start)
+    cc = C.CompactControl(zone, -1, gfp, MIGRATE_SYNC, ignore_skip_hint=True,
+                          no_set_skip_hint=True, alloc_contig=True, cpu=cpu)
+    pfn = start
+    tries = 0
+    ret = 0
+    while pfn < end or cc.migratepages:
+        if not cc.migratepages:
+            cc.nr_migratepages = 0
+            ret = C.isolate_migratepages_range(alloc, cc, pfn, end)
+            if ret and ret != -C.EAGAIN:
+                break
+            pfn = cc.migrate_pfn
+            tries = 0
+            if not cc.migratepages:
+                continue
+        else:
+            tries += 1
+            if tries == 5:
+                ret = -EBUSY
+                break
+        if alloc.reclaim is not None:
+            nr, cc.migratepages = alloc.reclaim.reclaim_clean_pages_from_list(cc.migratepages)
+            cc.nr_migratepages = len(cc.migratepages)
+        if not cc.migratepages:
+            continue
+        ret, _nr, failed = migrate_pages(
+            alloc, cc.migratepages,
+            lambda src, order: alloc_migration_target(alloc, cc.gfp_mask, order, cpu),
+            None, MIGRATE_SYNC, MR_CONTIG_RANGE, cpu)
+        cc.migratepages = failed
+        cc.nr_migratepages = len(failed)
+        if alloc.step_check is not None:
+            alloc.step_check()
+        if ret == -ENOMEM:
+            break
+    if ret < 0:
+        putback_movable_pages(alloc, cc.migratepages)
+        cc.migratepages = []
+    return ret if ret < 0 else 0
+
+
 def alloc_contig_range(alloc: PageAllocator, start: int, end: int, cma: bool = False,
                        gfp: int = G.GFP_KERNEL, cpu: int = 0) -> int:
     """``alloc_contig_range_noprof()`` (pa.c:7321) over ``alloc_contig_frozen_range_noprof()``
-    (pa.c:7164) without page migration: 0 with ``[start, end)`` held as order-0 in-use
-    pages, -EBUSY, or -EINVAL (``__GFP_COMP`` or a bad GFP mask).
+    (pa.c:7164): 0 with ``[start, end)`` held as order-0 in-use pages, -EBUSY, -ENOMEM,
+    or -EINVAL (``__GFP_COMP`` or a bad GFP mask).
 
     ``start_isolate_page_range()`` with PB_ISOLATE_MODE_CMA_ALLOC (``cma``) or _OTHER;
-    ``drain_all_pages(zone)``; ``__alloc_contig_migrate_range()`` is not modelled, so any
-    in-use page in the range makes ``test_pages_isolated()`` fail with -EBUSY; then
-    :func:`isolate_free_range`; finally, also on failure, ``undo_isolate_page_range(start,
-    end)`` (pa.c:7298-7299).  As in the kernel, a failed ``start_isolate_page_range()`` is
-    followed by that undo too, which unisolates blocks of the range that another user had
-    isolated before the call.
+    ``drain_all_pages(zone)``; :func:`alloc_contig_migrate_range` moves the in-use LRU
+    folios out with the compaction control's mask (``__alloc_contig_verify_gfp_mask()``:
+    the reclaim bits of ``gfp`` plus ``__GFP_MOVABLE|__GFP_RETRY_MAYFAIL``), failing
+    with anything but -EBUSY ends the attempt; then :func:`isolate_free_range`
+    (``test_pages_isolated()`` fails with -EBUSY if pinned pages remain); finally, also on
+    failure, ``undo_isolate_page_range(start, end)`` (pa.c:7298-7299).  As in the kernel,
+    a failed ``start_isolate_page_range()`` is followed by that undo too, which
+    unisolates blocks of the range that another user had isolated before the call.
     """
     if gfp & G.__GFP_COMP:
         alloc.vm_warn("alloc_contig_range:__GFP_COMP")
         return -EINVAL
     if alloc_contig_verify_gfp_mask(gfp):
         return -EINVAL
+    reclaim_mask = G.__GFP_IO | G.__GFP_FS | G.__GFP_RECLAIM
+    cc_gfp = (gfp & (reclaim_mask | G.__GFP_RETRY_MAYFAIL | G.__GFP_NOWARN)) | \
+        G.__GFP_MOVABLE | G.__GFP_RETRY_MAYFAIL
     mode = PB_ISOLATE_MODE_CMA_ALLOC if cma else PB_ISOLATE_MODE_OTHER
     zone = alloc.zone_of(start)
     ret = start_isolate_page_range(alloc, start, end, mode)
     if not ret:
         alloc.drain_all_pages(zone)
-        ret = isolate_free_range(alloc, start, end, mode, gfp, cpu)
+        ret = alloc_contig_migrate_range(alloc, start, end, cc_gfp, cpu)
+        if not ret or ret == -EBUSY:
+            ret = isolate_free_range(alloc, start, end, mode, gfp, cpu)
     undo_isolate_page_range(alloc, start, end)
     return ret

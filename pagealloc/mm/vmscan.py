@@ -55,6 +55,7 @@ from pagealloc.mm.owners import (
     ORDER_FIELD,
     ORDER_SHIFT,
     OWN_ANON,
+    OWN_FILE,
     OWN_KIND_MASK,
     Owners,
 )
@@ -467,6 +468,30 @@ class Reclaim:
         """``try_to_free_pages()``: direct reclaim of SWAP_CLUSTER_MAX pages."""
         sc = ScanControl(gfp, order, G.gfp_zone(gfp & G.GFP_ZONEMASK), SWAP_CLUSTER_MAX, False)
         return self.do_try_to_free_pages(self.alloc.zonelist, sc)
+
+    def reclaim_clean_pages_from_list(self, handles: list[int]) -> tuple[int, list[int]]:
+        """``reclaim_clean_pages_from_list()`` (vmscan.c:1587, 7.2): isolated clean page
+        cache is dropped rather than migrated (``shrink_folio_list()`` ignoring
+        references); returns (pages reclaimed, the handles still to migrate)."""
+        o = self.owners
+        alloc = self.alloc
+        keep: list[int] = []
+        to_free: list[tuple[int, int]] = []
+        nr = 0
+        for h in handles:
+            info = o.h_info[h]
+            if info & OWN_KIND_MASK != OWN_FILE or info & (F_DIRTY | F_WRITEBACK):
+                keep.append(h)
+                continue
+            order = (info & ORDER_FIELD) >> ORDER_SHIFT
+            to_free.append((o.h_pfn[h], order))
+            o.nr_isolated -= 1
+            o.set_flags(h, F_EVICTED, F_ACTIVE)
+            o.move(h, NIL, o.h_zid[h])
+            nr += 1 << order
+        for i in range(0, len(to_free), FOLIO_BATCH_SIZE):
+            alloc.free_unref_folios(to_free[i:i + FOLIO_BATCH_SIZE], alloc.cpu)
+        return nr, keep
 
     # --- drop_caches ------------------------------------------------------------------
     def drop_caches(self, mode: int) -> int:

@@ -733,3 +733,41 @@ IsolationMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestIsolationMachine = IsolationMachine.TestCase
+
+
+def test_alloc_contig_range_migrates_movable_pages_out() -> None:
+    """__alloc_contig_migrate_range() (pa.c, 7.2): in-use LRU folios of the range are
+    isolated and migrated (MIGRATE_SYNC, MR_CONTIG_RANGE) to pages outside it, clean page
+    cache is dropped instead (reclaim_clean_pages_from_list()); the owners follow; a
+    pinned (unowned) movable page keeps the range busy."""
+    m = Machine(memory="128M", cpus=1)
+    m.alloc.step_check = m.check
+    anon = [m.alloc_owned("anon") for _ in range(600)]
+    files = [m.alloc_owned("file") for _ in range(200)]
+    assert None not in anon and None not in files
+    pfns = {h: m.owner_pfn(h) for h in anon + files}          # type: ignore[misc]
+    lo = min(p for p in pfns.values() if p is not None) & ~(BLK - 1)
+    hi = lo + 2 * BLK
+    inside = [h for h, p in pfns.items() if p is not None and lo <= p < hi]
+    assert len(inside) > 300
+    assert PI.alloc_contig_range(m.alloc, lo, hi) == 0
+    ev = m.vm_events()
+    moved = [h for h in inside if m.owners.kind(h) == 1]      # OWN_ANON
+    assert ev["pgmigrate_success"] == len(moved)
+    for h in inside:
+        p = m.owner_pfn(h)
+        if m.owners.kind(h) == 1:
+            assert p is not None and not lo <= p < hi          # migrated out
+        else:
+            assert p is None                                   # clean page cache dropped
+    for p in range(lo, hi):
+        assert m.mem.pstate[p] == PS_ALLOC                     # the range is ours
+    PI.free_contig_range(m.alloc, lo, hi - lo)
+    m.check()
+    # a pinned movable page (no owner to follow it) keeps its block busy
+    pinned = m.alloc_pages("GFP_HIGHUSER_MOVABLE", 0)
+    assert pinned is not None
+    blk = pinned & ~(BLK - 1)
+    assert PI.alloc_contig_range(m.alloc, blk, blk + BLK) == -EBUSY
+    assert m.mem.pstate[pinned] == PS_ALLOC
+    m.check()
