@@ -140,11 +140,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                      unmapped_share=args.unmapped_share)
     if args.unmapped_share and not m.profile.unmapped:
         raise UsageError("--unmapped-share needs an unmapped profile (unmapped-v2, unmapped-v4, unmapped-cache-2023)")
-    if m.profile.unmapped in ("v2", "v4") and m.profile.on_no_block != "fail":
-        # said on stderr so that results are never mistaken for the compaction variants
-        print(f"# note: on_no_block={m.profile.on_no_block} is not modelled yet (needs compaction "
-              f"and migration); a flip with no free block fails as with on_no_block=fail",
-              file=sys.stderr)
     writer = None
     if args.events_file:
         from pagealloc.mm.tracepoints import TraceWriter

@@ -191,7 +191,7 @@ class CompactControl:
         "migratetype", "alloc_flags", "highest_zoneidx", "mode", "ignore_skip_hint",
         "no_set_skip_hint", "ignore_block_suitable", "direct_compaction",
         "proactive_compaction", "whole_zone", "contended", "finish_pageblock",
-        "alloc_contig", "cpu", "kswapd_running",
+        "alloc_contig", "cpu", "kswapd_running", "unmapped",
     )
 
     def __init__(self, zone: Zone, order: int, gfp_mask: int = G.GFP_KERNEL,
@@ -200,7 +200,7 @@ class CompactControl:
                  no_set_skip_hint: bool = False, ignore_block_suitable: bool = False,
                  direct_compaction: bool = False, proactive_compaction: bool = False,
                  whole_zone: bool = False, alloc_contig: bool = False, cpu: int = 0,
-                 kswapd_running: bool | None = None) -> None:
+                 kswapd_running: bool | None = None, unmapped: bool = False) -> None:
         self.freepages: list[list[int]] = [[] for _ in range(NR_PAGE_ORDERS)]
         self.migratepages: list[int] = []
         self.nr_freepages = 0
@@ -230,6 +230,9 @@ class CompactControl:
         self.alloc_contig = alloc_contig
         self.cpu = cpu
         self.kswapd_running = kswapd_running
+        #: series v4 (24/26): an unmapped request; its watermark counts only free whole
+        #: *mapped* blocks (NR_FREE_PAGES_BLOCKS_MAPPED), the blocks a flip can take
+        self.unmapped = unmapped
 
 
 # ---------------------------------------------------------------------- small helpers
@@ -1318,12 +1321,17 @@ def compaction_zonelist_suitable(alloc: "PageAllocator", ac: "AllocContext", ord
 
 def compaction_suit_allocation_order(alloc: "PageAllocator", zone: Zone, order: int,
                                      highest_zoneidx: int, alloc_flags: int,
-                                     async_: bool, kcompactd: bool) -> int:
+                                     async_: bool, kcompactd: bool,
+                                     unmapped: bool = False) -> int:
     """``compaction_suit_allocation_order()`` (co.c:2523): SUCCESS if the allocation's
     watermark already holds at ``order``; SKIPPED if costly async compaction without
     ALLOC_CMA would only have CMA memory to work with, or :func:`compaction_suitable`
-    says no; else CONTINUE.  kcompactd with defrag_mode counts only free whole blocks."""
-    if kcompactd and alloc.defrag_mode:
+    says no; else CONTINUE.  kcompactd with defrag_mode counts only free whole blocks; an
+    unmapped request of the series v4 only free whole mapped blocks
+    (``NR_FREE_PAGES_BLOCKS_MAPPED``, bjackman/linux mm/compaction.c@075be59b)."""
+    if unmapped:
+        free_pages = zone.nr_free_pages_blocks - zone.nr_free_pages_blocks_unmapped
+    elif kcompactd and alloc.defrag_mode:
         free_pages = zone.nr_free_pages_blocks
     else:
         free_pages = alloc.zone_page_state_free(zone)
@@ -1370,7 +1378,7 @@ def compact_zone(alloc: "PageAllocator", cc: CompactControl,
     if not is_via_compact_memory(cc.order):
         ret = compaction_suit_allocation_order(alloc, zone, cc.order, cc.highest_zoneidx,
                                                cc.alloc_flags, cc.mode == MIGRATE_ASYNC,
-                                               not cc.direct_compaction)
+                                               not cc.direct_compaction, cc.unmapped)
         if ret != COMPACT_CONTINUE:
             return ret
     if compaction_restarting(zone, cc.order):
@@ -1479,7 +1487,8 @@ def compact_zone(alloc: "PageAllocator", cc: CompactControl,
 
 def compact_zone_order(alloc: "PageAllocator", zone: Zone, order: int, gfp_mask: int, prio: int,
                        alloc_flags: int, highest_zoneidx: int,
-                       capc: CaptureControl | None, cpu: int | None = None) -> int:
+                       capc: CaptureControl | None, cpu: int | None = None,
+                       unmapped: bool = False) -> int:
     """``compact_zone_order()`` (co.c:2802): direct compaction of one zone: ASYNC for
     COMPACT_PRIO_ASYNC, else SYNC_LIGHT; at MIN_COMPACT_PRIORITY the whole zone, ignoring
     skip hints and block suitability."""
@@ -1490,7 +1499,7 @@ def compact_zone_order(alloc: "PageAllocator", zone: Zone, order: int, gfp_mask:
                         highest_zoneidx=highest_zoneidx, direct_compaction=True,
                         whole_zone=min_prio, ignore_skip_hint=min_prio,
                         ignore_block_suitable=min_prio,
-                        cpu=alloc.cpu if cpu is None else cpu)
+                        cpu=alloc.cpu if cpu is None else cpu, unmapped=unmapped)
     return compact_zone(alloc, cc, capc)
 
 
@@ -1534,7 +1543,8 @@ def try_to_compact_pages(alloc: "PageAllocator", gfp_mask: int, order: int, allo
         alloc.capc = capc
         try:
             status = compact_zone_order(alloc, zone, order, gfp_mask, prio, alloc_flags,
-                                        ac.highest_zoneidx, capc, cpu)
+                                        ac.highest_zoneidx, capc, cpu,
+                                        unmapped=bool(ac.migratetype >> 3))
             _hold_captured(alloc)
         finally:
             alloc.capc = saved

@@ -247,6 +247,7 @@ class PageAllocator:
             "flip_error_free_unlocked": 0,
             # memory pressure
             "slowpath": 0, "oom": 0, "warn_alloc": 0, "compaction_captured": 0,
+            "flip_isolate_migrate": 0, "flip_isolate_migrate_failed": 0,
         }
         self.sink: EventSink | None = None
         self.hygiene = profile.free_list_hygiene
@@ -1470,7 +1471,8 @@ class PageAllocator:
             alloc_flags |= ALLOC_NOBLOCK
         can_retry_reserves = True
         did_some_progress = 0
-        nofail_rounds = 0
+        try_isolate_migrate = bool(ac.migratetype >> 3) and \
+            self.profile.on_no_block == "isolate_migrate"
         while True:                                          # retry:
             if alloc_flags & ALLOC_KSWAPD:
                 self.wake_all_kswapds(order, gfp, ac)
@@ -1493,6 +1495,18 @@ class PageAllocator:
                     alloc_flags &= ~ALLOC_NOFRAGMENT
                     continue
                 break                                        # goto nopage
+            if try_isolate_migrate:
+                # on_no_block=isolate_migrate (the reviewer's alternative, see
+                # page_isolation.isolate_migrate_for_flip): once per slow path, make a
+                # whole free mapped block in place and retry the flip
+                try_isolate_migrate = False
+                from pagealloc.mm.page_isolation import isolate_migrate_for_flip
+                zones = [z for z in ac.zonelist[ac.preferred:] if z.idx <= ac.highest_zoneidx]
+                cpu = self.cpu
+                done = isolate_migrate_for_flip(self, zones, cpu)
+                self.cpu = cpu
+                if done:
+                    continue
             if not compact_first:
                 page, did_some_progress = self.alloc_pages_direct_reclaim(gfp, order,
                                                                           alloc_flags, ac)
@@ -1540,7 +1554,6 @@ class PageAllocator:
                 return page
             # the kernel loops forever here (cond_resched(); goto retry); the model gives
             # up after one more round and says so
-            nofail_rounds += 1
             self.vm_warn("alloc_pages_slowpath:nofail_gave_up")
         self.warn_alloc(gfp, order)
         return NIL
@@ -1577,6 +1590,10 @@ class PageAllocator:
         from pagealloc.mm import compaction as C
         compact_order = order
         if alloc_flags & ALLOC_NOFRAGMENT and ac.migratetype != MIGRATE_MOVABLE:
+            compact_order = max(order, PAGEBLOCK_ORDER)
+        if ac.migratetype >> 3 and self.profile.on_no_block == "compact":
+            # series v4 24/26 "always direct compact for unmapped allocs": a flip needs a
+            # whole free mapped block, so compact at pageblock order, even for order 0
             compact_order = max(order, PAGEBLOCK_ORDER)
         if not compact_order:
             return NIL, C.COMPACT_SKIPPED
@@ -1817,10 +1834,13 @@ class PageAllocator:
         m = mt & 7
         if m == MIGRATE_CMA or m == MIGRATE_ISOLATE:
             return False
-        if order < PAGEBLOCK_ORDER and m == MIGRATE_MOVABLE and capc.migratetype != MIGRATE_MOVABLE:
+        want = capc.migratetype & 7
+        if order < PAGEBLOCK_ORDER and m == MIGRATE_MOVABLE and want != MIGRATE_MOVABLE:
             return False
-        if m != capc.migratetype:
-            self.trace_extfrag(pfn, capc.order, order, capc.migratetype, m)
+        if (mt >> 3) != (capc.migratetype >> 3):
+            return False         # series v4: capc->freetype's flags must match the block's
+        if m != want:
+            self.trace_extfrag(pfn, capc.order, order, want, m)
         capc.page = pfn
         return True
 

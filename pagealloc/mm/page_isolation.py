@@ -948,3 +948,78 @@ def alloc_contig_range(alloc: PageAllocator, start: int, end: int, cma: bool = F
             ret = isolate_free_range(alloc, start, end, mode, gfp, cpu)
     undo_isolate_page_range(alloc, start, end)
     return ret
+
+
+def isolate_migrate_for_flip(alloc: PageAllocator, zones: list[Zone], cpu: int = 0,
+                             max_candidates: int = 8) -> bool:
+    """The reviewer's alternative to failing a flip with no free block (the seed, question
+    2: "migrate inside the flip using pageblock isolation"; knob ``on_no_block=
+    isolate_migrate``): make one whole free mapped pageblock out of a partly used MOVABLE
+    one, in place.
+
+    Candidates are the pageblocks with the most free pages on the MOVABLE free lists
+    below pageblock order (ties: the higher PFN, where the free scanner starts), whose
+    in-use pages are all owned LRU folios (migratable).  For each, in that order and at
+    most ``max_candidates``: ``start_isolate_page_range()``, ``drain_all_pages(zone)``,
+    :func:`alloc_contig_migrate_range`, ``test_pages_isolated()`` and
+    ``undo_isolate_page_range()``, which merges the now free block and puts it back on
+    the MOVABLE list where the flip's ``__rmqueue()`` claims it.  True once a block is
+    free.  Not a kernel function: a model of the suggestion, built from the 7.2
+    isolation primitives; counted in ``flip_isolate_migrate`` and
+    ``flip_isolate_migrate_failed``.
+    """
+    from pagealloc.mm.freetype import MIGRATE_MOVABLE, freetype_idx
+    from pagealloc.mm.mmzone import PS_ALLOC, PS_BUDDY, PS_MASK, ORDER_MASK, KIND_MOVABLE
+    owners = alloc.owners
+    if owners is None:
+        return False
+    mem = alloc.mem
+    mov = freetype_idx(MIGRATE_MOVABLE)
+    reclaim_mask = G.__GFP_IO | G.__GFP_FS | G.__GFP_RECLAIM
+    cc_gfp = (G.GFP_KERNEL & reclaim_mask) | G.__GFP_MOVABLE | G.__GFP_RETRY_MAYFAIL
+    for zone in zones:
+        counts: dict[int, int] = {}
+        for order in range(PAGEBLOCK_ORDER):
+            for pfn in mem.list_entries(zone.buddy_list(order, mov)):
+                b = pfn >> PAGEBLOCK_ORDER
+                counts[b] = counts.get(b, 0) + (1 << order)
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], -kv[0]))
+        tried = 0
+        for b, _nfree in ranked:
+            if tried >= max_candidates:
+                break
+            start = b << PAGEBLOCK_ORDER
+            end = start + PAGEBLOCK_NR_PAGES
+            if start < zone.zone_start_pfn or end > zone.zone_end_pfn:
+                continue
+            if mem.get_pfnblock_freetype(start) != MIGRATE_MOVABLE:
+                continue
+            movable = True
+            pfn = start
+            while pfn < end:
+                st = mem.pstate[pfn]
+                kind = st & PS_MASK
+                if kind == PS_BUDDY:
+                    pfn += 1 << (st & ORDER_MASK)
+                    continue
+                if kind == PS_ALLOC:
+                    if pfn not in owners.pfn_h or not mem.pkind[pfn] & KIND_MOVABLE:
+                        movable = False
+                        break
+                    pfn += 1 << (st & ORDER_MASK)
+                    continue
+                pfn += 1
+            if not movable:
+                continue
+            tried += 1
+            ok = False
+            if not start_isolate_page_range(alloc, start, end, PB_ISOLATE_MODE_OTHER):
+                alloc.drain_all_pages(zone)
+                alloc_contig_migrate_range(alloc, start, end, cc_gfp, cpu)
+                ok = not test_pages_isolated(alloc, start, end, PB_ISOLATE_MODE_OTHER)
+            undo_isolate_page_range(alloc, start, end)
+            if ok:
+                alloc.stats["flip_isolate_migrate"] += 1
+                return True
+            alloc.stats["flip_isolate_migrate_failed"] += 1
+    return False

@@ -502,3 +502,56 @@ def test_stress_interleaved_allocs_half_unmapped(profile) -> None:  # type: igno
     m.drain_all_pages()
     m.check()
     assert m.nr_free_pages() == sum(z.managed_pages for z in m.populated_zones())
+
+
+def _no_free_block_machine(knob: str) -> Machine:
+    """A v4 machine whose memory is a quarter free but in no whole free pageblock: owned
+    anon pages everywhere, three in four freed (the seed's question 2 situation)."""
+    m = Machine(memory="128M", cpus=1, profile=with_knobs(UNMAPPED_V4, on_no_block=knob))
+    gfp = (G.GFP_HIGHUSER_MOVABLE & ~(G.__GFP_DIRECT_RECLAIM | G.__GFP_KSWAPD_RECLAIM)) \
+        | G.__GFP_NOWARN
+    hs = []
+    while True:
+        h = m.alloc_owned("anon", 0, gfp=gfp)
+        if h is None:
+            break
+        hs.append(h)
+    for i, h in enumerate(hs):
+        if i % 4:
+            m.free_owned(h)
+    m.drain_all_pages()
+    z = max(m.zones, key=lambda z: z.managed_pages)
+    assert z.nr_free_pages > 10 * z.high_wmark_pages()
+    assert z.nr_free_pages_blocks - z.nr_free_pages_blocks_unmapped < 512
+    m.alloc.step_check = m.check
+    return m
+
+
+@pytest.mark.parametrize("knob", ["fail", "compact", "isolate_migrate"])
+def test_unmapped_request_with_no_free_block(knob: str) -> None:
+    """The seed's question 2: memory is plentiful but no whole free mapped block exists.
+    ``fail`` (v2): the order-0 unmapped request fails (a spurious failure; order 0 never
+    compacts); ``compact`` (v4 24/26): direct compaction at pageblock order makes a free
+    mapped block, the flip takes it; ``isolate_migrate`` (the reviewer's alternative):
+    one partly used movable block is isolated, its pages migrated out, and flipped."""
+    m = _no_free_block_machine(knob)
+    pfn = m.alloc_pages("GFP_KERNEL", 0, unmapped=True, owner=2)
+    ev = m.vm_events()
+    mt = m.metrics()
+    if knob == "fail":
+        assert pfn is None
+        assert mt["spurious_unmapped_failures"] == 1
+        assert ev.get("compact_stall", 0) == 0
+    else:
+        assert pfn is not None
+        assert not m.directmap.is_present(pfn)
+        assert mt["flips_to_unmapped"] == 1
+        assert ev["pgmigrate_success"] > 0
+        if knob == "compact":
+            assert ev["compact_stall"] >= 1 and ev.get("compact_success", 0) == 1
+            assert m.alloc.stats["flip_isolate_migrate"] == 0
+        else:
+            assert m.alloc.stats["flip_isolate_migrate"] == 1
+            assert ev.get("compact_stall", 0) == 0
+            assert ev["pgmigrate_success"] <= 512
+    m.check()
