@@ -554,6 +554,7 @@ class Machine:
         for name in ("pgalloc_dma", "pgalloc_dma32", "pgalloc_normal", "pgalloc_movable",
                      "pgalloc_device", "pgfree"):
             out[name] = 0
+        out.update(self.owners.stat_items())
         out.update(self.alloc.all_vm_events())
         return out
 
@@ -664,7 +665,19 @@ class Machine:
     #: automation)
     METRICS = ("flips_to_unmapped", "flips_to_mapped", "tlb_flush_ranged", "tlb_flush_full",
                "tlb_ipis", "pagetable_pages", "directmap_splits_1g", "directmap_splits_2m",
-               "pages_zeroed", "security_exposures", "spurious_unmapped_failures")
+               "pages_zeroed", "security_exposures", "spurious_unmapped_failures",
+               # reclaim and compaction (issue 3), under their /proc/vmstat names
+               "allocstall_dma", "allocstall_dma32", "allocstall_normal", "allocstall_movable",
+               "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct",
+               "pgscan_anon", "pgscan_file", "pgsteal_anon", "pgsteal_file", "pswpin",
+               "pswpout", "pageoutrun", "kswapd_low_wmark_hit_quickly",
+               "kswapd_high_wmark_hit_quickly", "slabs_scanned", "pgmigrate_success",
+               "pgmigrate_fail", "compact_migrate_scanned", "compact_free_scanned",
+               "compact_isolated", "compact_stall", "compact_fail", "compact_success",
+               "compact_daemon_wake", "compact_daemon_migrate_scanned",
+               "compact_daemon_free_scanned", "drop_pagecache", "drop_slab",
+               # model counters: out_of_memory() reports and warn_alloc() failures
+               "oom_reports", "alloc_failures")
 
     def metrics(self) -> dict[str, int]:
         """The series' headline counters under stable names, for every profile.
@@ -678,9 +691,13 @@ class Machine:
         ``pages_zeroed``: pages zeroed by any path (init_on_alloc/free, ``__GFP_ZERO``, the
         mermap, map-back); ``security_exposures``: pages handed to a user holding another
         user's data unzeroed; ``spurious_unmapped_failures``: see
-        :meth:`PageAllocator.spurious_unmapped_failure`.
+        :meth:`PageAllocator.spurious_unmapped_failure`.  Then the reclaim and
+        compaction counters under their /proc/vmstat names, ``oom_reports`` (the
+        ``out_of_memory()`` reports of the slow path) and ``alloc_failures`` (requests
+        that returned no page).
         """
         a = self.alloc.stats
+        ev = self.alloc.all_vm_events()
         t = self.tlb.stats
         d = self.directmap.stats
         c = self.contents.stats if self.contents is not None else {}
@@ -696,6 +713,9 @@ class Machine:
             "pages_zeroed": sum(v for k, v in c.items() if k.startswith("pages_zeroed_")),
             "security_exposures": c.get("exposures", 0),
             "spurious_unmapped_failures": a["spurious_unmapped_failures"],
+        } | {name: ev.get(name, 0) for name in self.METRICS[11:-2]} | {
+            "oom_reports": a["oom"],
+            "alloc_failures": a["alloc_fail"],
         }
 
     def check(self) -> None:

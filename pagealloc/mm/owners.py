@@ -238,6 +238,42 @@ class Owners:
         """Change page flags of ``h`` that do not move it between lists."""
         self.h_info[h] = (self.h_info[h] | set_bits) & ~clear_bits
 
+    def stat_items(self) -> dict[str, int]:
+        """The node/zone vmstat items of owned memory, by /proc/vmstat name: the LRU sizes
+        (``nr_zone_*`` and ``nr_*``), ``nr_slab_reclaimable`` (resident reclaimable slab
+        pages), ``nr_anon_pages``, ``nr_file_pages``, ``nr_dirty``, ``nr_writeback``,
+        ``nr_isolated_anon``/``_file`` and the swap in use (``nr_swap_used``, not a
+        vmstat item: ``SwapTotal - SwapFree`` of /proc/meminfo)."""
+        out: dict[str, int] = {}
+        for lru, name in enumerate(LRU_NAMES[:4]):
+            n = self.lru_pages(lru)
+            out["nr_zone_" + name] = n
+            out["nr_" + name] = n
+        anon = file = slab = dirty = wb = iso_anon = iso_file = 0
+        for h, info in self.h_info.items():
+            if self.h_pfn[h] == NIL:
+                continue
+            n = 1 << ((info & ORDER_FIELD) >> ORDER_SHIFT)
+            kind = info & OWN_KIND_MASK
+            if kind == OWN_ANON:
+                anon += n
+                if not info & F_LRU:
+                    iso_anon += n
+            elif kind == OWN_FILE:
+                file += n
+                if info & F_DIRTY:
+                    dirty += n
+                if info & F_WRITEBACK:
+                    wb += n
+                if not info & F_LRU:
+                    iso_file += n
+            elif kind == OWN_SLAB:
+                slab += n
+        out.update(nr_anon_pages=anon, nr_file_pages=file, nr_slab_reclaimable=slab,
+                   nr_dirty=dirty, nr_writeback=wb, nr_isolated_anon=iso_anon,
+                   nr_isolated_file=iso_file, nr_swap_used=self.nr_swapped_pages)
+        return out
+
     def lru_pages(self, lru: int) -> int:
         return sum(self.nr_pages[lru])
 

@@ -17,6 +17,10 @@ The model emits events as ``(name, cpu, args)`` with integer args in this order:
 ``mm_page_alloc_extfrag``    pfn, alloc_order, fallback_order, alloc_mt, fallback_mt,
                              change_ownership
 ``mm_vmscan_wakeup_kswapd``  nid, zid, order, gfp_flags
+``mm_vmscan_kswapd_wake``    nid, zid (highest_zoneidx), order
+``mm_vmscan_kswapd_sleep``   nid
+``console``                  the text of one printk() line (OOM and allocation-failure
+                             reports with the show_mem buddy dump)
 ``mm_migrate_pages``         succeeded, failed, thp_succeeded, thp_failed, thp_split,
                              large_folio_split, mode, reason (include/trace/events/migrate.h)
 ===========================  =======================================================
@@ -95,6 +99,11 @@ def format_event(name: str, args: tuple[int, ...], table: GfpTable = GFP_TABLE_7
         nid, _zid, order, gfp = args            # include/trace/events/vmscan.h: no zid since v5.4
         return (f"mm_vmscan_wakeup_kswapd: nid={nid} order={order} "
                 f"gfp_flags={show_gfp_flags(gfp, table)}")
+    if name == "mm_vmscan_kswapd_wake":      # include/trace/events/vmscan.h
+        nid, _zid, order = args
+        return f"mm_vmscan_kswapd_wake: nid={nid} order={order}"
+    if name == "mm_vmscan_kswapd_sleep":
+        return f"mm_vmscan_kswapd_sleep: nid={args[0]}"
     if name == "console":                     # printk:console, TP_printk("%s", msg)
         return f"console: {args[0]}"
     if name.startswith("mm_compaction_"):

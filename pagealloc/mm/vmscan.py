@@ -252,7 +252,7 @@ class Reclaim:
 
     def isolate_lru_folios(self, nr_to_scan: int, lru: int, sc: ScanControl) -> tuple[list[int], int]:
         """``isolate_lru_folios()``: take folios from the list's tail; folios of zones above
-        ``reclaim_idx`` are skipped (put back at the head, ``pgscan_skip_<zone>``)."""
+        ``reclaim_idx`` are skipped (put back at the head, ``pgskip_<zone>``)."""
         o = self.owners
         lst = o.lru[lru]
         taken: list[int] = []
@@ -274,7 +274,7 @@ class Reclaim:
             nr_taken += n
         for h in skipped:
             o.lruvec_add_folio(h)
-            _count(self.alloc, "pgscan_skip_" + ZONE_NAMES_LOWER[h_zid[h]],
+            _count(self.alloc, "pgskip_" + ZONE_NAMES_LOWER[h_zid[h]],
                    1 << ((h_info[h] & ORDER_FIELD) >> ORDER_SHIFT))
         return taken, nr_taken
 

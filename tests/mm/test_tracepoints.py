@@ -261,3 +261,14 @@ def test_trace_writer_alloc_free_round_trip(profile: str) -> None:
         assert e.cpu == cpu
     assert [round(e.ts, 6) for e in allocs] == [0.25, 0.5, 0.75, 1.0, 1.25]
     assert all(round(e.ts, 6) == 1.75 for e in frees)
+
+
+def test_vmscan_and_console_event_formats() -> None:
+    """include/trace/events/vmscan.h and printk:console TP_printk text."""
+    from pagealloc.mm.tracepoints import format_event
+    assert format_event("mm_vmscan_kswapd_wake", (0, 2, 3)) == "mm_vmscan_kswapd_wake: nid=0 order=3"
+    assert format_event("mm_vmscan_kswapd_sleep", (0,)) == "mm_vmscan_kswapd_sleep: nid=0"
+    assert format_event("console", ("Mem-Info:",)) == "console: Mem-Info:"  # type: ignore[arg-type]
+    assert format_event("mm_migrate_pages", (3, 1, 0, 0, 0, 0, 2, 0)) == (
+        "mm_migrate_pages: nr_succeeded=3 nr_failed=1 nr_thp_succeeded=0 nr_thp_failed=0 "
+        "nr_thp_split=0 nr_split=0 mode=MIGRATE_SYNC reason=compaction")
