@@ -252,6 +252,9 @@ def run_main(args: argparse.Namespace) -> int:
             rc = 1
     del slots
 
+    if not args.skip_pressure:
+        run_pressure(args.pressure_events, args.seed)
+
     if not args.skip_tib:
         child = subprocess.run(
             [sys.executable, os.path.abspath(__file__), "--tib-child"],
@@ -262,6 +265,75 @@ def run_main(args: argparse.Namespace) -> int:
             emit("tib_child_returncode", child.returncode)
             rc = rc or child.returncode
     return rc
+
+
+def run_pressure(nevents: int, seed: int) -> None:
+    """The slow path under memory pressure: owned memory on a 1 GiB, 2-CPU machine with
+    256 MiB of swap.  A seeded stream (generated before timing) of page-cache reads (60 %),
+    anon faults (25 %, of which 4 in 100 are order-9 THP faults with GFP_TRANSHUGE),
+    reclaimable slab (10 %) and frees of a random live handle (5 %, plus whenever the
+    stream's own live count passes 150 % of RAM), with a 10 ms tick every 1,000 events, so
+    that kswapd, direct reclaim, compaction and kcompactd all run.  Times
+    ``Machine.alloc_owned`` / ``free_owned`` / ``tick`` only."""
+    from pagealloc.machine import Machine
+    from pagealloc.mm import gfp as G
+
+    rnd = random.Random(seed)
+    m = Machine(memory="1G", cpus=2, swap="256M")
+    managed = sum(z.managed_pages for z in m.zones)
+    cap = managed * 3 // 2
+    ops: list[tuple[int, int, int]] = []        # (op, order, cpu); op 0 free, 1 file, 2 anon, 3 slab
+    live = 0
+    sizes: list[int] = []
+    for _ in range(nevents):
+        r = rnd.random()
+        cpu = rnd.randrange(2)
+        if (r < 0.05 or live > cap) and sizes:
+            i = rnd.randrange(len(sizes))
+            sizes[i], sizes[-1] = sizes[-1], sizes[i]
+            live -= 1 << sizes.pop()
+            ops.append((0, i, cpu))
+            continue
+        if r < 0.65:
+            op, order = 1, 0
+        elif r < 0.90:
+            op, order = 2, 9 if rnd.random() < 0.04 else 0
+        else:
+            op, order = 3, 0
+        ops.append((op, order, cpu))
+        sizes.append(order)
+        live += 1 << order
+    kinds = ("", "file", "anon", "slab")
+    thp = G.GFP_TRANSHUGE
+    handles: list[int | None] = []
+    failures = 0
+    t0 = time.perf_counter()
+    for n, (op, arg, cpu) in enumerate(ops):
+        if op == 0:
+            i = arg
+            handles[i], handles[-1] = handles[-1], handles[i]
+            h = handles.pop()
+            if h is not None:
+                m.free_owned(h, cpu)
+        else:
+            h = m.alloc_owned(kinds[op], arg, cpu, thp if arg == 9 else None)
+            if h is None:
+                failures += 1
+            handles.append(h)
+        if n % 1000 == 999:
+            m.tick(0.01)
+    seconds = time.perf_counter() - t0
+    ev = m.vm_events()
+    emit("pressure_events", len(ops))
+    emit("pressure_seconds", seconds)
+    emit("pressure_events_per_second", int(len(ops) / seconds) if seconds > 0 else 0)
+    emit("pressure_alloc_failures", failures)
+    emit("pressure_slowpath", m.alloc.stats["slowpath"])
+    for k in ("allocstall_movable", "allocstall_normal", "pgscan_kswapd", "pgscan_direct",
+              "pgsteal_kswapd", "pgsteal_direct", "pswpout", "pageoutrun", "compact_stall",
+              "compact_success", "compact_daemon_wake", "pgmigrate_success"):
+        emit("pressure_" + k, ev.get(k, 0))
+    emit("pressure_oom_reports", m.alloc.stats["oom"])
 
 
 def run_tib_child() -> int:
@@ -296,6 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events", type=int, default=DEFAULT_EVENTS, help="stream length (default 1,000,000)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"stream seed (default {DEFAULT_SEED})")
     p.add_argument("--skip-tib", action="store_true", help="skip the 1 TiB build in a child process")
+    p.add_argument("--skip-pressure", action="store_true", help="skip the memory-pressure run")
+    p.add_argument("--pressure-events", type=int, default=200_000,
+                   help="length of the memory-pressure stream (default 200,000)")
     p.add_argument("--profile", action="store_true",
                    help="cProfile the replay; top 25 functions by tottime to stderr "
                         "(the timing fields then include profiler overhead)")
