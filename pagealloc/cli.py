@@ -235,7 +235,87 @@ def make_parser() -> argparse.ArgumentParser:
                     help="override the profile chosen from the capture's version.txt")
     sp.add_argument("--json", action="store_true", help="one JSON object per directory")
     sp.set_defaults(func=cmd_fidelity)
+
+    sp = sub.add_parser("replay", help="replay a real kernel trace capture (follow/decide/drive)")
+    sp.add_argument("capture", metavar="DIR", help="capture directory (trace + snapshots)")
+    sp.add_argument("--mode", choices=("follow", "decide", "drive"), default=None,
+                    help="follow (kernel PFNs), decide (model predicts) or drive (model decides; "
+                         "the default with --what-if); default follow")
+    sp.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                    help="profile (default: from the capture's version.txt)")
+    sp.add_argument("--what-if", action="append", default=[], metavar="MATCH:ACTION",
+                    help="rewrite requests, e.g. gfp=GFP_HIGHUSER_MOVABLE:unmapped (drive mode)")
+    sp.add_argument("--limit", type=int, default=0, help="stop after N allocations")
+    sp.add_argument("--lenient", action="store_true", help="skip malformed trace lines")
+    sp.add_argument("--json", action="store_true", help="machine-readable result")
+    sp.set_defaults(func=cmd_replay)
     return p
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """``pagealloc replay DIR``: follow, decide or what-if replay (pagealloc.workload.replay)."""
+    from pathlib import Path
+
+    from pagealloc.profiles import get_profile
+    from pagealloc.workload.decide_probe import probe
+    from pagealloc.workload.fidelity import kernel_version, profile_for
+    from pagealloc.workload.replay import drive, follow, load_intervals, parse_what_if
+
+    cap = Path(args.capture)
+    prof = args.profile or profile_for(kernel_version(cap))
+    table = get_profile(prof).gfp_table
+    rules = [parse_what_if(r, table) for r in args.what_if]
+    mode = args.mode or ("drive" if rules else "follow")
+    if rules and mode != "drive":
+        raise UsageError("--what-if rewrites requests the model decides: use --mode drive")
+    intervals = load_intervals(cap, table, args.lenient)
+    out: dict[str, object] = {"capture": str(cap), "profile": prof, "mode": mode}
+    if mode == "follow":
+        rs = follow(cap, prof, intervals)
+        out["intervals"] = [r.as_dict() for r in rs]
+        out["unexplained"] = sum(r.inconsistencies for r in rs)
+    elif mode == "decide":
+        rows = [probe(cap, iv.dump_id, args.limit, prof, iv) for iv in intervals
+                if iv.next_id is not None]
+        stats = [dict(r["stats"]) for r in rows]  # type: ignore[call-overload]
+        allocs = sum(int(st.get("allocs", 0)) for st in stats)
+        match = sum(int(st.get("match", 0)) for st in stats)
+        out["intervals"] = rows
+        out["decide_pfn_match"] = round(match / allocs, 4) if allocs else 1.0
+    else:
+        out["result"] = drive(cap, prof, rules, intervals, args.limit).as_dict()
+    if args.json:
+        print(json.dumps(out, sort_keys=True))
+        return 0
+    print(f"# replay {cap} profile={prof} mode={mode}")
+    if mode == "follow":
+        for r in out["intervals"]:  # type: ignore[attr-defined]
+            nd = r["at_next_dump"]
+            print(f"dump {r['dump']} -> {r['next_dump']}: allocs={r['allocs']} frees={r['frees']} "
+                  f"unexplained={sum(r['unexplained'].values())} "
+                  f"explained={sum(r['explained'].values())}"
+                  + ("" if nd is None else
+                     f" at_next_dump: replay_free_not_dump={nd['replay_free_not_dump']} "
+                     f"dump_free_not_replay={nd['dump_free_not_replay']} "
+                     f"(compaction {nd['explained_by_compaction']})"))
+            for k, v in sorted(r["explained"].items()):
+                print(f"    explained {k}: {v}")
+            for line in r["first_unexplained"]:
+                print(f"    {line}")
+        print(f"unexplained inconsistencies: {out['unexplained']}")
+    elif mode == "decide":
+        for r in out["intervals"]:  # type: ignore[attr-defined]
+            st = r["stats"]
+            print(f"dump {r['dump']}: allocs={st.get('allocs', 0)} match_rate={r['match_rate']}")
+            for line in r["first_misses"][:5]:
+                print(f"    miss {line}")
+            if "state_at_next_dump" in r:
+                print(f"    at dump {r['next_dump']}: {r['state_at_next_dump']}")
+        print(f"decide PFN match: {out['decide_pfn_match']}")
+    else:
+        res = out["result"]
+        print(json.dumps(res, sort_keys=True, indent=1))
+    return 0
 
 
 def cmd_fidelity(args: argparse.Namespace) -> int:

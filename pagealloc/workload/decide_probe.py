@@ -23,12 +23,16 @@ import collections
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pagealloc.machine import Machine
 from pagealloc.mm.mmzone import KIND_COMPOUND, NIL, ORDER_MASK, PS_ALLOC, PS_BUDDY, PS_MASK, PS_PCP
 from pagealloc.mm.tracepoints import TraceRecorder
-from pagealloc.workload.ftrace import read_trace
+from pagealloc.workload.ftrace import TraceEvent
 from pagealloc.workload.state import KIND_UNKNOWN, machine_from_snapshot
+
+if TYPE_CHECKING:
+    from pagealloc.workload.replay import Interval
 
 
 def covering_block(m: Machine, pfn: int) -> tuple[int, int, int]:
@@ -79,11 +83,9 @@ def take_page(m: Machine, pfn: int, order: int) -> bool:
     return True
 
 
-PENDING: dict[int, set[int]] = {}
-
-
-def prepare_free(m: Machine, pfn: int, order: int) -> str:
-    """Make the model's state admit a free of (pfn, order); return how."""
+def prepare_free(m: Machine, pfn: int, order: int, pending: dict[int, set[int]]) -> str:
+    """Make the model's state admit a free of (pfn, order); return how.  ``pending`` holds,
+    per high-order block being freed page by page, the pages freed so far."""
     mem = m.mem
     s = mem.pstate[pfn]
     if s == PS_ALLOC | order:
@@ -95,10 +97,10 @@ def prepare_free(m: Machine, pfn: int, order: int) -> str:
             and not mem.pkind[head] & KIND_UNKNOWN and m.profile.kernel == "7.2":
         # vfree -> free_pages_bulk(): the pages are traced one by one, then the whole
         # aligned block goes back with no event (traces README 9.2)
-        done = PENDING.setdefault(head, set())
+        done = pending.setdefault(head, set())
         done.add(pfn)
         if len(done) == 1 << horder:
-            del PENDING[head]
+            del pending[head]
             m.alloc.free_frozen_pages(head, horder, 0)
             return "vfree_block"
         return "vfree_page"
@@ -172,22 +174,18 @@ def compare_state(m: Machine, ref: Machine) -> dict[str, float]:
 
 
 def probe(capture: Path, dump_id: int = 1, limit: int = 0,
-          profile: str | None = None) -> dict[str, object]:
-    summary = json.loads((capture / "summary.json").read_text())
-    dumps = summary.get("dumps") or [{"id": 1, "snapshot": "snap_before"}, {"id": 2, "snapshot": "snap_after"}]
-    snap = next(d["snapshot"] for d in dumps if d["id"] == dump_id)
-    m = machine_from_snapshot(capture / snap, profile)
+          profile: str | None = None, interval: "Interval | None" = None) -> dict[str, object]:
+    """Decide mode over one dump interval; ``interval`` (from
+    :func:`pagealloc.workload.replay.load_intervals`) saves reading the trace again."""
+    from pagealloc.workload.replay import dump_snapshots, load_intervals
+    snaps = dump_snapshots(capture)
+    m = machine_from_snapshot(capture / snaps[dump_id], profile)
+    if interval is None:
+        interval = next(iv for iv in load_intervals(capture, m.profile.gfp_table)
+                        if iv.dump_id == dump_id)
     # allocations made before the dump and still outstanding at it: their real order
     # (traces README 12: read the trace before the dump to know what is outstanding)
-    outstanding: dict[int, tuple[int, int]] = {}
-    for ev in read_trace(capture / "trace.txt.xz", m.profile.gfp_table):
-        if ev.name == "gt_show" and int(ev.text.split("id=")[1]) == dump_id:
-            break
-        if ev.name == "mm_page_alloc" and ev.fields["pfn"] >= 0:
-            outstanding[ev.fields["pfn"]] = (ev.fields["order"], ev.fields["gfp_flags"])
-        elif ev.name == "mm_page_free":
-            outstanding.pop(ev.fields["pfn"], None)
-    for pfn, (order, gfp) in outstanding.items():
+    for pfn, (order, gfp) in interval.outstanding.items():
         size = 1 << order
         ps = m.mem.pstate
         if order and all(ps[q] == PS_ALLOC for q in range(pfn, pfn + size)):
@@ -200,43 +198,37 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
     stats: collections.Counter[str] = collections.Counter()
     by_order: collections.Counter[str] = collections.Counter()
     kernel_refill: list[int] = []
+    pending_vfree: dict[int, set[int]] = {}
     first_misses: list[str] = []
     refill_misses: list[str] = []
-    started = False
-    reached_next = False
-    interval = []
+    reached_next = interval.next_id == dump_id + 1
+    events: list[TraceEvent] = []
     n_allocs = extra = 0
-    for ev in read_trace(capture / "trace.txt.xz", m.profile.gfp_table):
-        if ev.name == "gt_show":
-            n = int(ev.text.split("id=")[1])
-            if n == dump_id:
-                started = True
-                continue
-            if started and n == dump_id + 1:
-                reached_next = True
+    for ev in interval.events:
+        if ev.name in ("mm_compaction_isolate_freepages", "mm_migrate_pages"):
+            continue
+        events.append(ev)
+        if ev.name == "mm_page_alloc":
+            n_allocs += 1
+        if limit and n_allocs >= limit:
+            extra += 1
+            if extra > 5000:      # room for the batched-free pairing below
                 break
-        if started:
-            interval.append(ev)
-            if ev.name == "mm_page_alloc":
-                n_allocs += 1
-            if limit and n_allocs >= limit:
-                extra += 1
-                if extra > 5000:      # room for the batched-free pairing below
-                    break
+    interval_events = events
     # mm_page_alloc is emitted at the end of __alloc_pages(): softirq frees printed just
     # before it may have run after its page was taken.  If the page is not one of them,
     # apply the allocation first.
     i = 0
-    while i < len(interval):
-        ev = interval[i]
+    while i < len(interval_events):
+        ev = interval_events[i]
         if ev.name == "mm_page_free" and ev.softirq:
             j = i
-            while j < len(interval) and interval[j].name in ("mm_page_free", "mm_page_free_batched") \
-                    and interval[j].softirq:
+            while j < len(interval_events) and interval_events[j].name in ("mm_page_free", "mm_page_free_batched") \
+                    and interval_events[j].softirq:
                 j += 1
-            if j < len(interval) and interval[j].name == "mm_page_alloc" and not interval[j].softirq \
-                    and interval[j].fields["pfn"] not in {e.fields["pfn"] for e in interval[i:j]}:
-                interval.insert(i, interval.pop(j))
+            if j < len(interval_events) and interval_events[j].name == "mm_page_alloc" and not interval_events[j].softirq \
+                    and interval_events[j].fields["pfn"] not in {e.fields["pfn"] for e in interval_events[i:j]}:
+                interval_events.insert(i, interval_events.pop(j))
                 stats["alloc_before_softirq_free"] += 1
                 i = j + 1
                 continue
@@ -246,14 +238,14 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
     pending: dict[int, int] = {}
     deferred: dict[int, object] = {}
     skip: set[int] = set()
-    for i, ev in enumerate(interval):
+    for i, ev in enumerate(interval_events):
         if ev.name == "mm_page_free":
             pending[ev.fields["pfn"]] = i
         elif ev.name == "mm_page_free_batched":
             jf = pending.pop(ev.fields["pfn"], None)
             if jf is not None:
                 skip.add(jf)
-                deferred[i] = interval[jf]
+                deferred[i] = interval_events[jf]
         elif ev.name == "mm_page_alloc":
             pending.pop(ev.fields["pfn"], None)
     # A pcp-order free whose page is next taken by a zone_locked (buddy) event went straight
@@ -261,14 +253,14 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
     to_buddy: set[int] = set()
     softirq_freed: set[int] = set()
     last_free: dict[int, int] = {}
-    for i, ev in enumerate(interval):
+    for i, ev in enumerate(interval_events):
         if ev.name == "mm_page_free":
             last_free[ev.fields["pfn"]] = i
         elif ev.name in ("mm_page_alloc_zone_locked", "mm_page_alloc", "mm_page_pcpu_drain"):
             jf = last_free.pop(ev.fields["pfn"], None)
-            if jf is not None and ev.name == "mm_page_alloc_zone_locked" and interval[jf].softirq:
-                to_buddy.add(id(interval[jf]))
-    for i, ev in enumerate(interval):
+            if jf is not None and ev.name == "mm_page_alloc_zone_locked" and interval_events[jf].softirq:
+                to_buddy.add(id(interval_events[jf]))
+    for i, ev in enumerate(interval_events):
         if i in skip:
             continue
         if i in deferred:
@@ -339,7 +331,7 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
                 softirq_freed.add(f["pfn"])
             else:
                 softirq_freed.discard(f["pfn"])
-            how = prepare_free(m, f["pfn"], f["order"])
+            how = prepare_free(m, f["pfn"], f["order"], pending_vfree)
             if how == "already_free" and take_page(m, f["pfn"], f["order"]):
                 # alloc_pages_bulk() took it without an event (traces README 9.1)
                 how = "bulk_allocated"
@@ -357,11 +349,11 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
             break
     rate = stats["match"] / max(1, stats["allocs"])
     out: dict[str, object] = {
-        "capture": str(capture), "dump": dump_id, "events": len(interval),
+        "capture": str(capture), "dump": dump_id, "events": len(interval_events),
         "match_rate": round(rate, 4),
         "stats": dict(stats), "by_order": dict(sorted(by_order.items())),
         "first_misses": first_misses, "first_refill_misses": refill_misses}
-    nxt = [d["snapshot"] for d in dumps if d["id"] == dump_id + 1]
+    nxt = [snaps[dump_id + 1]] if dump_id + 1 in snaps else []
     if reached_next and not limit and nxt:
         # the model's state at the next dump, against that dump (the allocations were
         # repaired to the kernel's choices, so what differs comes from paths without events

@@ -12,11 +12,11 @@ the names automation relies on:
 ``events``
     trace events walked (from the first dump to the last);
 ``follow_inconsistencies``
-    events the model's state could not accept once it follows the kernel's choices: an
-    allocation of a page the model holds as allocated, or a free of a page the model holds
-    as free that no event-less path (bulk allocation, traces README 9) explains.  Counted on
-    the decide walk, whose state follows the kernel after every repair; a dedicated follow
-    replay comes with ``pagealloc replay``;
+    unexplained inconsistencies of the follow replay (:func:`pagealloc.workload.replay.follow`,
+    page level, each interval from its exact dump): an allocation of a page that is not
+    free, a free of a page that is free, that no event-less kernel path (traces README
+    section 9: bulk allocation, batched duplicates, compaction) explains; the explained ones
+    are in ``follow_explained``;
 ``decide_pfn_match``
     share of successful allocations where the model chose the kernel's PFN (0..1);
 ``dump_state_agreement``
@@ -71,27 +71,35 @@ def profile_for(version: tuple[int, int]) -> str:
 def fidelity(capture: Path, profile: str | None = None) -> dict[str, Any]:
     """Walk every dump interval of one capture; return the summary row."""
     summary_path = capture / "summary.json"
-    try:
-        summary = json.loads(summary_path.read_text())
-    except OSError as e:
-        raise InputError(str(summary_path), 1, "summary", f"cannot read: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise InputError(str(summary_path), e.lineno, "summary", e.msg) from None
+    if summary_path.exists():          # optional (captures without dumps list use before/after)
+        try:
+            json.loads(summary_path.read_text())
+        except OSError as e:
+            raise InputError(str(summary_path), 1, "summary", f"cannot read: {e.strerror}") from None
+        except json.JSONDecodeError as e:
+            raise InputError(str(summary_path), e.lineno, "summary", e.msg) from None
     version = kernel_version(capture)
     prof = profile or profile_for(version)
-    dumps = summary.get("dumps") or [{"id": 1}, {"id": 2}]
-    ids = sorted(int(d["id"]) for d in dumps)
+    from pagealloc.profiles import get_profile
+    from pagealloc.workload.replay import dump_snapshots, follow, load_intervals
+    snaps = dump_snapshots(capture)
+    intervals = [iv for iv in load_intervals(capture, get_profile(prof).gfp_table)
+                 if iv.next_id is not None and iv.dump_id in snaps]
     events = allocs = match = inconsistent = 0
     ext_model = ext_kernel = 0
     agreements: list[float] = []
     worst_cell = 0.0
-    for dump_id in ids[:-1]:
-        r = probe(capture, dump_id, 0, prof)
+    explained: dict[str, int] = {}
+    for fr in follow(capture, prof, intervals):
+        inconsistent += fr.inconsistencies
+        for k, v in fr.explained.items():
+            explained[k] = explained.get(k, 0) + v
+    for iv in intervals:
+        r = probe(capture, iv.dump_id, 0, prof, iv)
         st: dict[str, int] = r["stats"]  # type: ignore[assignment]
         events += int(r["events"])  # type: ignore[call-overload]
         allocs += st.get("allocs", 0)
         match += st.get("match", 0)
-        inconsistent += st.get("kernel_page_not_free_in_model", 0) + st.get("free_already_free", 0)
         ext_model += st.get("extfrag_model", 0)
         ext_kernel += st.get("extfrag_kernel", 0)
         state = r.get("state_at_next_dump")
@@ -110,7 +118,8 @@ def fidelity(capture: Path, profile: str | None = None) -> dict[str, Any]:
         "pagetypeinfo_max_cell_error": round(worst_cell, 4),
         "extfrag_agreement": round(ext, 4),
         "allocs": allocs,
-        "dumps": len(ids),
+        "dumps": len(snaps),
+        "follow_explained": explained,
     }
 
 
