@@ -606,6 +606,7 @@ def detect_format(path: str | os.PathLike[str], max_lines: int = 200) -> str:
     with open(p, "rb") as fh:
         if fh.read(len(BINARY_MAGIC)) == BINARY_MAGIC:
             return "binary"
+    errors = (TraceFormatError,) + _stream_errors()
     try:
         with open_text(p) as fh:
             for i, line in enumerate(fh):
@@ -614,7 +615,7 @@ def detect_format(path: str | os.PathLike[str], max_lines: int = 200) -> str:
                 kind = _classify(line)
                 if kind is not None:
                     return kind
-    except (TraceFormatError, *_stream_errors()):
+    except errors:
         pass                        # read_trace reports it with its line number
     return "ftrace"
 
