@@ -236,6 +236,20 @@ def make_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="one JSON object per directory")
     sp.set_defaults(func=cmd_fidelity)
 
+    sp = sub.add_parser("convert", help="convert a trace to the binary form for fast re-runs")
+    sp.add_argument("trace", metavar="TRACE", help="ftrace, trace-cmd report or perf script text "
+                    "(plain, .xz, .gz, .bz2, .zst)")
+    sp.add_argument("out", metavar="OUT", help="the converted file to write")
+    sp.add_argument("--lenient", action="store_true",
+                    help="skip malformed lines (recorded in the file) instead of stopping")
+    sp.add_argument("--format", default="auto",
+                    choices=("auto", "ftrace", "trace-cmd", "perf-script"),
+                    help="input format (default: detected from the first lines)")
+    sp.add_argument("--profile", choices=sorted(n for n in PROFILES if n.startswith("linux-")),
+                    help="kernel whose GFP names to decode (default: from version.txt beside "
+                         "TRACE, else linux-7.2)")
+    sp.set_defaults(func=cmd_convert)
+
     sp = sub.add_parser("replay", help="replay a real kernel trace capture (follow/decide/drive)")
     sp.add_argument("capture", metavar="DIR", help="capture directory (trace + snapshots)")
     sp.add_argument("--mode", choices=("follow", "decide", "drive"), default=None,
@@ -339,6 +353,27 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     else:
         print(render_table(rows), end="")
     return rc
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """``pagealloc convert TRACE OUT``: write the binary form (pagealloc.workload.tracebin)."""
+    import os
+    from pathlib import Path
+
+    from pagealloc.workload.tracebin import convert_trace
+    profile = args.profile
+    version_txt = Path(args.trace).parent / "version.txt"
+    if profile is None and version_txt.is_file():
+        from pagealloc.workload.fidelity import kernel_version, profile_for
+        profile = profile_for(kernel_version(version_txt.parent))
+    table = get_profile(profile or "linux-7.2").gfp_table
+    t0 = time.perf_counter()
+    h = convert_trace(args.trace, args.out, table, lenient=args.lenient,
+                      fmt=None if args.format == "auto" else args.format)
+    print(f"{args.out}: {h['events']} events from {h['lines']} lines of {args.trace} "
+          f"({h['source_format']}, GFP names of {h['gfp_table']}), {h['skipped']} skipped, "
+          f"{os.path.getsize(args.out)} bytes, {time.perf_counter() - t0:.1f}s")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
