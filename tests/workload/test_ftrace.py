@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from pagealloc.mm import gfp as G
 from pagealloc.mm.gfp import GFP_TABLE_6_1, GFP_TABLE_7_2
@@ -104,6 +105,7 @@ def test_kmem_fields_decoded() -> None:
     assert ev is not None
     assert ev.fields == {"pfn": 0x101888, "order": 0, "migratetype": 1,
                          "gfp_flags": G.GFP_HIGHUSER_MOVABLE | G.__GFP_ZERO | G.__GFP_COMP}
+    assert ev.text == ""                      # decoded events keep no raw text
     ev = parse_line(line("init-1", "mm_page_alloc_extfrag: page=ffffea0005ec0000 pfn=0x17b000 "
                          "alloc_order=0 fallback_order=10 pageblock_order=9 alloc_migratetype=0 "
                          "fallback_migratetype=1 fragmenting=0 change_ownership=1", "d..3."))
@@ -195,7 +197,8 @@ def test_malformed_line_names_file_line_and_field(text: str, fieldname: str) -> 
 
 
 def _write(path: Path, lines: list[str]) -> Path:
-    opener = {".xz": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix, open)
+    opener = {".xz": lzma.open, ".gz": gzip.open, ".bz2": bz2.open,
+              ".zst": zstandard.open}.get(path.suffix, open)
     with opener(path, "wt", encoding="utf-8") as fh:  # type: ignore[operator]
         fh.write("".join(ln + "\n" for ln in lines))
     return path
@@ -212,7 +215,7 @@ GOOD = [
 ]
 
 
-@pytest.mark.parametrize("suffix", [".txt", ".xz", ".gz", ".bz2"])
+@pytest.mark.parametrize("suffix", [".txt", ".xz", ".gz", ".bz2", ".zst"])
 def test_read_trace_plain_and_compressed(tmp_path: Path, suffix: str) -> None:
     """read_trace decompresses by suffix and yields the same events, with 1-based line numbers
     that count the header."""
@@ -229,7 +232,7 @@ def test_read_trace_plain_and_compressed(tmp_path: Path, suffix: str) -> None:
         assert fh.read().splitlines() == GOOD
 
 
-@pytest.mark.parametrize("suffix", [".txt", ".xz", ".gz"])
+@pytest.mark.parametrize("suffix", [".txt", ".xz", ".gz", ".zst"])
 def test_read_trace_error_names_file_and_line(tmp_path: Path, suffix: str) -> None:
     """A bad line deep in a (compressed) file is reported with the file name, its 1-based
     line number and the field; nothing after it is yielded."""
