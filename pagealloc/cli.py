@@ -112,7 +112,12 @@ def build_machine(args: argparse.Namespace) -> Machine:
 
 def cmd_proc(args: argparse.Namespace) -> int:
     m = build_machine(args)
-    if m.synthesized_layout:
+    from pagealloc.workload.state import inference_report
+    report = inference_report(m)
+    if report is not None:
+        # kpageflags import: first line "# pagealloc: layout inferred from ..."
+        sys.stdout.write("".join(line + "\n" for line in report.summary_lines()))
+    elif m.synthesized_layout:
         sys.stdout.write("# pagealloc: layout synthesized from /proc files (no gt_buddydump); "
                          "counts are exact, physical placement is not\n")
     if args.file == "meminfo":
@@ -204,7 +209,8 @@ def make_parser() -> argparse.ArgumentParser:
         sp.add_argument("--set", action="append", metavar="KNOB=VALUE",
                         help="machine/sysctl knob, e.g. watermark_scale_factor=100")
         sp.add_argument("--snapshot", metavar="DIR",
-                        help="load the state from a snapshot directory (gt_buddydump, else /proc files)")
+                        help="load the state from a snapshot directory (gt_buddydump, else "
+                             "kpageflags + zoneinfo, else /proc files)")
 
     sp = sub.add_parser("proc", help="print a /proc view of the machine's state")
     sp.add_argument("file", choices=PROC_CHOICES)

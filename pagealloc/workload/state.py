@@ -8,6 +8,11 @@ Two sources, best first:
   renderers print what the kernel would have printed.  Beside the dump, the capture's
   ``iomem.txt`` gives the RAM ranges, ``sysctl_vm/`` the vm knobs and the snapshot's
   ``kpageflags.xz`` which in-use pages are LRU (movable), reserved, or compound heads.
+* ``/proc/kpageflags`` + ``/proc/zoneinfo`` (+ ``/proc/pagetypeinfo``): the free pages are
+  exact (``KPF_BUDDY`` marks every page of a free block), block boundaries follow from the
+  buddy rules, pageblock types, free lists and pcp pages are inferred
+  (:func:`machine_from_kpageflags`, :mod:`pagealloc.workload.kpageflags`); the machine is
+  flagged ``synthesized_layout`` and :func:`inference_report` says how much was inferred.
 * only ``/proc/zoneinfo`` + ``/proc/pagetypeinfo`` (+ ``/proc/buddyinfo``): the counts are
   exact but the physical layout is not observable, so it is synthesized
   (:func:`machine_from_proc`) and the machine is flagged ``synthesized_layout``.
@@ -19,6 +24,7 @@ import heapq
 import lzma
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -61,6 +67,9 @@ from pagealloc.workload.procfs import (
     parse_zoneinfo,
 )
 from pagealloc.workload.snapshot import BuddyDump, find_buddydump, load_buddydump
+
+if TYPE_CHECKING:
+    from pagealloc.workload.kpageflags import InferenceReport
 
 KPF_LRU = 5
 KPF_BUDDY = 10
@@ -140,9 +149,13 @@ def _resolve_dump(path: str | os.PathLike[str]) -> tuple[Path, Path | None]:
 
 def machine_from_snapshot(path: str | os.PathLike[str], profile: str | Profile | None = None,
                           use_kpageflags: bool = True) -> Machine:
-    """Load a snapshot directory (or dump file); fall back to /proc files if no dump exists."""
+    """Load a snapshot directory (or dump file); without a dump, infer the layout from
+    ``kpageflags`` (with ``zoneinfo``), else synthesize it from the /proc files."""
     p = Path(path)
     if p.is_dir() and find_buddydump(p) is None:
+        from pagealloc.workload.kpageflags import find_kpageflags
+        if use_kpageflags and find_kpageflags(p) is not None and (p / "zoneinfo").is_file():
+            return machine_from_kpageflags(p, profile)
         return machine_from_proc(p, profile)
     dump_path, snapdir = _resolve_dump(p)
     dump = load_buddydump(dump_path)
@@ -150,8 +163,15 @@ def machine_from_snapshot(path: str | os.PathLike[str], profile: str | Profile |
 
 
 def machine_from_dump(dump: BuddyDump, profile: str | Profile | None = None,
-                      snapdir: Path | None = None, use_kpageflags: bool = True) -> Machine:
-    """Build the exact machine state a ``gt_buddydump`` describes."""
+                      snapdir: Path | None = None, use_kpageflags: bool = True, *,
+                      ram_ranges: Sequence[tuple[int, int]] | None = None,
+                      kpageflags: "np.ndarray | None" = None) -> Machine:
+    """Build the exact machine state a ``gt_buddydump`` describes.
+
+    ``ram_ranges`` (PFN ranges) replaces the capture's ``iomem.txt``; ``kpageflags`` (the
+    flags array, see :func:`pagealloc.workload.kpageflags.read_kpageflags`) replaces the
+    snapshot's ``kpageflags.xz`` for classifying in-use pages.
+    """
     if profile is None:
         profile = "linux-7.2" if dump.kernel == "7.2" else "linux-6.1"
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
@@ -161,8 +181,8 @@ def machine_from_dump(dump: BuddyDump, profile: str | Profile | None = None,
     if not dump.zones:
         raise StateImportError(f"{dump.path}: no zones")
     capture_dir = snapdir.parent if snapdir is not None else None
-    ram: list[tuple[int, int]] = []
-    if capture_dir is not None and (capture_dir / "iomem.txt").is_file():
+    ram: list[tuple[int, int]] = list(ram_ranges or [])
+    if not ram and capture_dir is not None and (capture_dir / "iomem.txt").is_file():
         ram = parse_iomem_ram((capture_dir / "iomem.txt").read_text())
     if not ram:
         ram = [(z.start_pfn, z.end_pfn) for z in dump.zones]
@@ -175,7 +195,9 @@ def machine_from_dump(dump: BuddyDump, profile: str | Profile | None = None,
         _config_from_sysctl(cfg, read_sysctl_vm(capture_dir))
     m = Machine(cfg, prof, boot=False)
     _install_dump(m, dump)
-    if use_kpageflags and snapdir is not None:
+    if use_kpageflags and kpageflags is not None:
+        _apply_kpageflags_array(m, kpageflags)
+    elif use_kpageflags and snapdir is not None:
         kpf = snapdir / "kpageflags.xz"
         if kpf.is_file():
             apply_kpageflags(m, kpf)
@@ -311,7 +333,11 @@ def apply_kpageflags(m: Machine, path: Path) -> None:
     says (kpageflags is read after the dump, so it can disagree on those).
     """
     raw = lzma.decompress(path.read_bytes()) if path.suffix == ".xz" else path.read_bytes()
-    flags = np.frombuffer(raw, dtype="<u8")
+    _apply_kpageflags_array(m, np.frombuffer(raw, dtype="<u8"))
+
+
+def _apply_kpageflags_array(m: Machine, flags: "np.ndarray") -> None:
+    """:func:`apply_kpageflags` on an already read flags array."""
     mem = m.mem
     n = min(len(flags), mem.max_pfn)
     st = np.frombuffer(mem.pstate, dtype=np.uint8)[:n]
@@ -344,6 +370,64 @@ def apply_kpageflags(m: Machine, path: Path) -> None:
             new_kind[h] = new_kind[h] | KIND_COMPOUND
     mem.pstate[:n] = new_state.tobytes()
     mem.pkind[:n] = new_kind.tobytes()
+
+
+# ---------------------------------------------------------------------- kpageflags import
+#: attribute of a Machine built by machine_from_kpageflags that holds its InferenceReport
+_INFERENCE_ATTR = "kpageflags_inference"
+
+
+def machine_from_kpageflags(snapdir: str | os.PathLike[str], profile: str | Profile | None = None,
+                            kpageflags: str | os.PathLike[str] | None = None) -> Machine:
+    """Build a machine from ``/proc/kpageflags`` and ``zoneinfo`` (+ ``pagetypeinfo``) of a
+    snapshot directory without an exact dump.
+
+    The free pages are exact; block boundaries, pageblock types, free-list membership, list
+    order and pcp pages are inferred as :mod:`pagealloc.workload.kpageflags` explains.  In-use
+    pages are then classified as for a dump (:func:`apply_kpageflags`).  RAM comes from the
+    capture's ``iomem.txt`` (or the snapshot's), else from kpageflags itself; vm knobs from
+    ``sysctl_vm/``.  The machine is flagged ``synthesized_layout``; :func:`inference_report`
+    returns what was inferred.
+    """
+    from pagealloc.workload.kpageflags import find_kpageflags, infer_layout, read_kpageflags
+    d = Path(snapdir)
+    kpf = Path(kpageflags) if kpageflags is not None else find_kpageflags(d)
+    if kpf is None:
+        raise StateImportError(f"{d}: no kpageflags, kpageflags.xz, .gz or .zst in this directory")
+    zi_path = d / "zoneinfo"
+    if not zi_path.is_file():
+        raise StateImportError(f"{d}: kpageflags needs zoneinfo beside it (zones, watermarks, pagesets)")
+    zoneinfo = parse_zoneinfo(zi_path.read_text(), str(zi_path))
+    pti = None
+    pt_path = d / "pagetypeinfo"
+    if pt_path.is_file():
+        pti = parse_pagetypeinfo(pt_path.read_text(), str(pt_path))
+    ram: list[tuple[int, int]] = []
+    for iomem in (d.parent / "iomem.txt", d / "iomem.txt", d / "iomem"):
+        if iomem.is_file():
+            ram = parse_iomem_ram(iomem.read_text())
+            if ram:
+                break
+    flags = read_kpageflags(kpf)
+    dump, report = infer_layout(flags, zoneinfo, pagetypeinfo=pti, ram_ranges=ram or None,
+                                source=str(kpf))
+    if not ram:
+        from pagealloc.workload.kpageflags import ram_mask
+        mask = ram_mask(flags)
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+        ram = [(int(edges[i]), int(edges[i + 1])) for i in range(0, len(edges), 2)]
+    m = machine_from_dump(dump, profile, d, True, ram_ranges=ram, kpageflags=flags)
+    m.synthesized_layout = True
+    m.snapshot_source = str(kpf)
+    setattr(m, _INFERENCE_ATTR, report)
+    return m
+
+
+def inference_report(m: Machine) -> "InferenceReport | None":
+    """What :func:`machine_from_kpageflags` inferred for ``m``; None for any other machine."""
+    from pagealloc.workload.kpageflags import InferenceReport
+    r = getattr(m, _INFERENCE_ATTR, None)
+    return r if isinstance(r, InferenceReport) else None
 
 
 # ---------------------------------------------------------------------- /proc fallback
