@@ -650,25 +650,22 @@ def iter_text(path: str | os.PathLike[str], table: GfpTable = GFP_TABLE_7_2,
     errors = _stream_errors()
     lineno = 0
     with open_text(p) as fh:
-        it = iter(fh)
-        while True:
-            try:
-                line = next(it)
-            except StopIteration:
-                break
-            except errors as e:
-                raise TraceFormatError(p, lineno + 1, "file",
-                                       f"compressed data truncated or corrupt: {e}") from None
-            lineno += 1
-            try:
-                ev = parse(line.rstrip("\r\n"), lineno, ctx)
-            except TraceFormatError as e:
-                if on_error is None:
-                    raise
-                on_error(e)
-                continue
-            if ev is not None:
-                yield ev
+        try:
+            # parse errors are ValueErrors, never among ``errors``: only the stream's land here
+            for line in fh:
+                lineno += 1
+                try:
+                    ev = parse(line.rstrip("\r\n"), lineno, ctx)
+                except TraceFormatError as e:
+                    if on_error is None:
+                        raise
+                    on_error(e)
+                    continue
+                if ev is not None:
+                    yield ev
+        except errors as e:
+            raise TraceFormatError(p, lineno + 1, "file",
+                                   f"compressed data truncated or corrupt: {e}") from None
     if stats is not None:
         stats["lines"] = lineno
 
