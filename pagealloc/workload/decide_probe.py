@@ -19,6 +19,7 @@ bound on the model's own errors.
 from __future__ import annotations
 
 import argparse
+import bisect
 import collections
 import json
 import sys
@@ -260,6 +261,69 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
             jf = last_free.pop(ev.fields["pfn"], None)
             if jf is not None and ev.name == "mm_page_alloc_zone_locked" and interval_events[jf].softirq:
                 to_buddy.add(id(interval_events[jf]))
+    # per PFN, the (index, event) sequence of the events naming it: lookahead for the
+    # event-less bulk allocations (see the mm_page_alloc branch)
+    by_pfn: dict[int, list[tuple[int, str, int]]] = {}
+    for i, ev in enumerate(interval_events):
+        if ev.name in ("mm_page_alloc", "mm_page_free", "mm_page_alloc_zone_locked",
+                       "mm_page_pcpu_drain") and i not in skip:
+            by_pfn.setdefault(ev.fields["pfn"], []).append((i, ev.name, ev.pid))
+    for i, dev in list(deferred.items()):
+        by_pfn.setdefault(dev.fields["pfn"], []).append((i, "mm_page_free", dev.pid))  # type: ignore[attr-defined]
+    for lst in by_pfn.values():
+        lst.sort()
+
+    def next_event(pfn: int, after: int) -> tuple[str, int]:
+        """(name, pid) of the next event naming ``pfn`` after index ``after``."""
+        lst = by_pfn.get(pfn)
+        if not lst:
+            return "", 0
+        j = bisect.bisect_right(lst, (after, "\xff", 1 << 62))
+        return (lst[j][1], lst[j][2]) if j < len(lst) else ("", 0)
+
+    # pages another, preempted task took before this point; their mm_page_alloc line comes
+    # later (the event fires at the end of __alloc_pages())
+    reserved: dict[int, int] = {}
+
+    def explain(q: int, i: int, pid: int, order: int) -> str:
+        """Which event-less path took pcp page ``q`` before event ``i`` (see below)."""
+        nxt_name, nxt_pid = next_event(q, i)
+        if nxt_name == "mm_page_free" and order == 0:
+            return "bulk_alloc_inferred"
+        if nxt_name == "mm_page_alloc" and nxt_pid != pid:
+            return "preempted_alloc_inferred"
+        if q in softirq_freed and (order <= 3 or order == 9):
+            return "free_skipped_pcp_inferred"
+        return ""
+
+    def give_back(p: int, order: int, req_mt: int) -> None:
+        """Undo the model's allocation of ``p`` where it came from."""
+        m.mem.pstate[p] = 0
+        m.mem.pkind[p] = 0
+        zone = m.alloc.zone_of(p)
+        ft = m.mem.get_pfnblock_freetype(p)
+        if (order <= 3 or order == 9) and p in softirq_freed:
+            # the model's pick was freed in softirq and the kernel never handed it
+            # out: its free skipped the pcp (README 9.5); put it on the buddy lists
+            stats["free_skipped_pcp_inferred"] += 1
+            softirq_freed.discard(p)
+            m.mem.pstate[p] = PS_ALLOC | order
+            m.alloc.free_one_page(zone, p, order, 0)
+        elif order <= 3 or order == 9:
+            # back to the head of the pcp list it came from: the request's
+            # migratetype (pcp hits and refills both use that list); 6.1 also
+            # caches that type in page->index for the drain
+            mt = req_mt if 0 <= req_mt < 3 else (ft & 7 if (ft & 7) < 3 else 1)
+            pcp = zone.pcp[0]
+            m.mem.list_add(pcp.list_base + m.profile.order_to_pindex(mt, order), p)
+            m.mem.pstate[p] = PS_PCP | order
+            if m.profile.pcp_cached_migratetype:
+                m.mem.pkind[p] = mt
+            pcp.count += 1 << order
+        else:
+            m.mem.pstate[p] = PS_ALLOC | order
+            m.alloc.free_one_page(zone, p, order, 0)
+
     for i, ev in enumerate(interval_events):
         if i in skip:
             continue
@@ -278,8 +342,56 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
                 stats["alloc_failed_in_kernel"] += 1
                 continue
             k, order = f["pfn"], f["order"]
+            if reserved.get(k, -1) == order:
+                # the model chose this page when the kernel really took it (see above)
+                del reserved[k]
+                key = f"order{order}/mt{f['migratetype']}"
+                by_order[key + ":n"] += 1
+                by_order[key + ":match"] += 1
+                stats["allocs"] += 1
+                stats["match"] += 1
+                kernel_refill = []
+                continue
             rec.events.clear()
             p = m.alloc.alloc_pages(f["gfp_flags"], order, 0)
+            # Event-less paths that explain a miss (traces README 9): a pcp page the kernel
+            # skipped whose next event is its free was taken by alloc_pages_bulk() (9.1); one
+            # whose next event is another task's mm_page_alloc was taken by that task, which
+            # was preempted before its event fired (the event comes at the end of
+            # __alloc_pages()); one freed in softirq under a held pcp lock went to the buddy
+            # lists (9.5).  Applied only when every page the model would hand out before the
+            # kernel's (its pick, then the same pcp list down to the kernel's page, with no
+            # refill in between) is explained so: then the model's choice was the kernel's.
+            if p != k and p != NIL and m.mem.pstate[p] == PS_ALLOC | order and \
+                    m.mem.pstate[k] == PS_PCP | order and \
+                    not any(n_ == "mm_page_alloc_zone_locked" for (n_, _c, _a) in rec.events):
+                why_p = explain(p, i, ev.pid, order)
+                chain: list[tuple[int, str]] = []
+                q = m.mem.lhead[m.mem.plist[k]]
+                while why_p and q != k and q != NIL and len(chain) < 64:
+                    why = explain(q, i, ev.pid, order)
+                    if not why:
+                        break
+                    chain.append((q, why))
+                    q = m.mem.nxt[q]
+                if why_p and q == k:
+                    zone = m.alloc.zone_of(k)
+                    pcp = zone.pcp[0]
+                    for x, why in [(p, why_p)] + chain:
+                        stats[why] += 1
+                        if x != p:
+                            m.mem.list_del(x)
+                            pcp.count -= 1 << order
+                            m.mem.pstate[x] = PS_ALLOC | order
+                        if why == "preempted_alloc_inferred":
+                            reserved[x] = order
+                        elif why == "free_skipped_pcp_inferred":
+                            softirq_freed.discard(x)
+                            m.alloc.free_one_page(zone, x, order, 0)
+                    m.mem.list_del(k)
+                    pcp.count -= 1 << order
+                    m.mem.pstate[k] = PS_ALLOC | order
+                    p = k
             stats["extfrag_model"] += sum(1 for e in rec.events if e[0] == "mm_page_alloc_extfrag")
             model_refill = [a[0] for (n_, _c, a) in rec.events if n_ == "mm_page_alloc_zone_locked" and a[3]]
             if kernel_refill or model_refill:
@@ -300,34 +412,12 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
             if len(first_misses) < 10:
                 first_misses.append(f"line {ev.lineno}: kernel {k:#x} model {p:#x} order {order} gfp {f['gfp_flags']:#x}")
             if p != NIL:
-                m.mem.pstate[p] = 0
-                m.mem.pkind[p] = 0
-                zone = m.alloc.zone_of(p)
-                ft = m.mem.get_pfnblock_freetype(p)
-                if (order <= 3 or order == 9) and p in softirq_freed:
-                    # the model's pick was freed in softirq and the kernel never handed it
-                    # out: its free skipped the pcp (README 9.5); put it on the buddy lists
-                    stats["free_skipped_pcp_inferred"] += 1
-                    m.mem.pstate[p] = PS_ALLOC | order
-                    m.alloc.free_one_page(zone, p, order, 0)
-                elif order <= 3 or order == 9:
-                    # back to the head of the pcp list it came from: the request's
-                    # migratetype (pcp hits and refills both use that list); 6.1 also
-                    # caches that type in page->index for the drain
-                    mt = f["migratetype"] if 0 <= f["migratetype"] < 3 else (ft & 7 if (ft & 7) < 3 else 1)
-                    pcp = zone.pcp[0]
-                    m.mem.list_add(pcp.list_base + m.profile.order_to_pindex(mt, order), p)
-                    m.mem.pstate[p] = PS_PCP | order
-                    if m.profile.pcp_cached_migratetype:
-                        m.mem.pkind[p] = mt
-                    pcp.count += 1 << order
-                else:
-                    m.mem.pstate[p] = PS_ALLOC | order
-                    m.alloc.free_one_page(zone, p, order, 0)
+                give_back(p, order, f["migratetype"])
             if not take_page(m, k, order):
                 stats["kernel_page_not_free_in_model"] += 1
         elif ev.name == "mm_page_free":
-            if ev.softirq:
+            if ev.softirq and ev.flags[3:4].isdigit() and int(ev.flags[3]) >= 2:
+                # README 9.5: every pcp-skipping free seen had preempt depth >= 2
                 softirq_freed.add(f["pfn"])
             else:
                 softirq_freed.discard(f["pfn"])
