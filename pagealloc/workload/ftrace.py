@@ -569,7 +569,7 @@ def parse_line(line: str, lineno: int = 0, path: str = "trace",
 
 
 def _classify(line: str) -> str | None:
-    """The format one line shows unambiguously, or None."""
+    """The format one line shows: a name, ``"?"`` (ftrace or trace-cmd) or None (nothing)."""
     s = line.strip()
     if not s:
         return None
@@ -580,15 +580,15 @@ def _classify(line: str) -> str | None:
     if _TC_INFO.fullmatch(s) is not None:
         return "trace-cmd"
     m = _PERF.match(line)
-    if m is not None and ":" in m[6] and "-" not in line[:line.find(" [")].strip()[-8:]:
-        return "perf-script"
+    if m is not None and ":" in m[6]:
+        return "perf-script"               # only perf prefixes event names with a subsystem
     br = line.find(" [")
     if br > 0:
         mt = _TC_REST.match(line, br)
         if mt is not None:
-            if mt[4] in _WRAPPERS or mt[5][:2] == "  ":
-                return "trace-cmd"           # ftrace events, or names padded to 20
-            return "ftrace"
+            if mt[4] in _WRAPPERS or mt[5][:2] == "  " or "." not in mt[3]:
+                return "trace-cmd"           # ftrace events, names padded to 20, integer time
+            return "ftrace" if mt[2] else "?"
     elif _TC_LAT.match(line) is not None:
         return "trace-cmd"
     return None
@@ -598,26 +598,31 @@ def detect_format(path: str | os.PathLike[str], max_lines: int = 200) -> str:
     """The format of a trace file (one of :data:`FORMATS`), from its first lines.
 
     A converted file is known by its magic.  Text is classified by the first line that
-    tells: an ftrace header, a trace-cmd header line (``cpus=N``, ``version = N``) or latency
-    line, a perf line (``comm tid [cpu] time: subsystem:event:``), event names padded to 20
-    columns or ftrace's ``print``/``bprint`` events (trace-cmd); ``ftrace`` otherwise.
+    tells: an ftrace header or flags column (ftrace); a trace-cmd header line (``cpus=N``,
+    ``version = N``), latency line, event names padded to 20 columns or ftrace's
+    ``print``/``bprint`` events (trace-cmd); a subsystem-prefixed event name (perf).  Lines
+    that fit both ftrace without ``irq-info`` and trace-cmd are read as trace-cmd, which
+    parses them the same way; ``ftrace`` when nothing tells.
     """
     p = os.fspath(path)
     with open(p, "rb") as fh:
         if fh.read(len(BINARY_MAGIC)) == BINARY_MAGIC:
             return "binary"
     errors = (TraceFormatError,) + _stream_errors()
+    undecided = False
     try:
         with open_text(p) as fh:
             for i, line in enumerate(fh):
                 if i >= max_lines:
                     break
                 kind = _classify(line)
-                if kind is not None:
+                if kind == "?":
+                    undecided = True
+                elif kind is not None:
                     return kind
     except errors:
         pass                        # read_trace reports it with its line number
-    return "ftrace"
+    return "trace-cmd" if undecided else "ftrace"
 
 
 def _check_format(path: str, fmt: str) -> None:

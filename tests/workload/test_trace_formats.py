@@ -478,6 +478,30 @@ def test_format_forcing_and_unknown_format(tmp_path: Path) -> None:
     assert set(FORMATS) == {"ftrace", "trace-cmd", "perf-script", "binary"}
 
 
+@pytest.mark.parametrize("first,fmt", [
+    ("# tracer: nop", "ftrace"),
+    ("            init-1       [000] .....     5.583905: " + FREE, "ftrace"),
+    ("            init-1       [000]      5.583905: " + FREE, "trace-cmd"),     # irq-info off: same parse
+    ("version = 6", "trace-cmd"),
+    ("cpus=2", "trace-cmd"),
+    ("          <idle>-0     [000]       500000: mm_page_free:         page=0x1 pfn=0x1 order=0", "trace-cmd"),
+    ("    init-1       0d..3     5.585209: mm_page_free: pfn=0x1 order=0", "trace-cmd"),
+    ("    jbd2/vdc-8     150 [000]     5.585209: kmem:mm_page_free: page=0x1 pfn=0x1 order=0", "perf-script"),
+    ("garbage", "ftrace"),
+])
+def test_detect_format(tmp_path: Path, first: str, fmt: str) -> None:
+    """The first line that tells decides; comments and blank lines before it do not."""
+    p = _write(tmp_path / "t.txt.gz", ["", "#", first, first])
+    assert detect_format(p) == fmt
+
+
+def test_tracecmd_integer_time_is_microseconds() -> None:
+    """Below one second trace-cmd prints the time as ``%12llu`` microseconds."""
+    ev = parse_line("          <idle>-0     [000]       500000: mm_page_free:         "
+                    "page=0x1 pfn=0x1 order=0", fmt="trace-cmd")
+    assert ev is not None and ev.ts == pytest.approx(0.5)
+
+
 def test_cli_convert(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``pagealloc convert TRACE OUT [--lenient]`` writes the binary form; a bad line stops
     it with status 2 and file:line: field, unless --lenient."""
