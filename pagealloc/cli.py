@@ -269,6 +269,29 @@ def make_parser() -> argparse.ArgumentParser:
     sp.add_argument("--lenient", action="store_true", help="skip malformed trace lines")
     sp.add_argument("--json", action="store_true", help="machine-readable result")
     sp.set_defaults(func=cmd_replay)
+    sp = sub.add_parser("capture", help="trace a command's page allocations on this Linux host (root)",
+                        description="Enable the kmem page tracepoints through tracefs, snapshot the "
+                        "allocator's /proc files and /proc/kpageflags before and after, run CMD, and "
+                        "write a capture directory that replay, fidelity and --snapshot read "
+                        "(pagealloc/workload/capture.py). Exit status: CMD's, or 2 when the capture "
+                        "cannot run.")
+    sp.add_argument("--out", metavar="DIR", help="capture directory (default ./capture-DATE-TIME)")
+    sp.add_argument("--events", metavar="LIST",
+                    help="comma-separated SYSTEM:EVENT or SYSTEM:* (default: the six kmem page "
+                         "events, compaction:*, migrate:mm_migrate_pages)")
+    sp.add_argument("--tracefs", metavar="PATH",
+                    help="tracefs mount (default /sys/kernel/tracing, else /sys/kernel/debug/tracing)")
+    sp.add_argument("--proc", metavar="PATH", default="/proc", help="procfs root (default /proc)")
+    sp.add_argument("--debugfs", metavar="PATH", default="/sys/kernel/debug",
+                    help="debugfs root, for extfrag files (default /sys/kernel/debug)")
+    sp.add_argument("--sysfs", metavar="PATH", default="/sys", help="sysfs root, for THP settings")
+    sp.add_argument("--buffer-kb", type=int, default=65536, metavar="N",
+                    help="ring buffer per CPU in KiB (default 65536)")
+    sp.add_argument("--clock", default="local", help="trace_clock (default local)")
+    sp.add_argument("--name", help="workload name in the GT_WORKLOAD markers (default: CMD's basename)")
+    sp.add_argument("--no-kpageflags", action="store_true", help="do not copy /proc/kpageflags")
+    sp.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command to trace")
+    sp.set_defaults(func=cmd_capture)
     return p
 
 
@@ -380,6 +403,37 @@ def cmd_convert(args: argparse.Namespace) -> int:
           f"({h['source_format']}, GFP names of {h['gfp_table']}), {h['skipped']} skipped, "
           f"{os.path.getsize(args.out)} bytes, {time.perf_counter() - t0:.1f}s")
     return 0
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    """``pagealloc capture [options] -- CMD...`` (pagealloc.workload.capture): exit with CMD's
+    status; 2 when the capture itself cannot run (the message names the path)."""
+    from pathlib import Path
+
+    from pagealloc.workload.capture import (
+        DEFAULT_EVENTS,
+        CaptureConfig,
+        capture,
+        default_out_dir,
+    )
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        raise UsageError("capture: no command; usage: pagealloc capture [options] -- CMD ...")
+    events = tuple(e for e in args.events.split(",") if e.strip()) if args.events else DEFAULT_EVENTS
+    cfg = CaptureConfig(out=Path(args.out) if args.out else default_out_dir(), cmd=cmd, events=events,
+                        tracefs=Path(args.tracefs) if args.tracefs else None, proc=Path(args.proc),
+                        debugfs=Path(args.debugfs), sysfs=Path(args.sysfs),
+                        buffer_size_kb=args.buffer_kb, trace_clock=args.clock, name=args.name,
+                        kpageflags=not args.no_kpageflags)
+    res = capture(cfg)
+    for w in res.warnings:
+        print(f"pagealloc capture: warning: {w}", file=sys.stderr)
+    counts = " ".join(f"{k}={v}" for k, v in res.events_total.items())
+    print(f"pagealloc capture: wrote {res.out} ({res.trace_lines} trace lines; {counts}); "
+          f"{cmd[0]} exited with status {res.cmd_status}", file=sys.stderr)
+    return res.cmd_status
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -370,6 +370,9 @@ class ZoneInference:
     pages_list_guessed: int = 0
     pcp_pages_guessed: int = 0
     pcp_pages_zoneinfo: int | None = None
+    #: zero-flag pages of pcp-feeding blocks beyond what zoneinfo's pcp count allows
+    #: (left in use: e.g. memmap not yet initialised by deferred init)
+    zero_pages_left_in_use: int = 0
     #: sum over (type, order) of |inferred free blocks - pagetypeinfo|; None without it
     pagetypeinfo_cell_error: int | None = None
 
@@ -410,8 +413,9 @@ class InferenceReport:
             f"Movable by default {t('pageblocks_default')}, guessed {t('pageblocks_guessed')}, "
             f"forced {t('pageblocks_forced')}"
             + ("" if self.have_pagetypeinfo else " (no pagetypeinfo: counts unknown)"),
-            f"#   pcp pages guessed {t('pcp_pages_guessed')}, unplaced {self.pcp_pages_unplaced}; "
-            f"list order {self.list_order}",
+            f"#   pcp pages guessed {t('pcp_pages_guessed')}, unplaced {self.pcp_pages_unplaced}"
+            + (f", zero-flag pages beyond the pcp count left in use {t('zero_pages_left_in_use')}"
+               if t("zero_pages_left_in_use") else "") + f"; list order {self.list_order}",
         ]
         if self.inconsistent_entries:
             lines.append(f"#   {self.inconsistent_entries} KPF_BUDDY entries with other flags (taken as free)")
@@ -778,7 +782,11 @@ def infer_layout(flags: U64Array, zoneinfo: Sequence[ZoneinfoZone], *,
                     err += abs(len(by_list.get((o, mt), [])) - want)
             zi.pagetypeinfo_cell_error = err
         # pcp: zero-flag RAM pages of this zone in Movable/Reclaimable blocks
-        pcp_lists = _guess_pcp(cls, pb_type, zone_blocks[i], s, min(e, n))
+        limit = None
+        if zz.pagesets:
+            limit = 2 * sum(ps.count + ps.batch for ps in zz.pagesets)
+        pcp_lists, zi.zero_pages_left_in_use = _guess_pcp(cls, pb_type, zone_blocks[i], s, min(e, n),
+                                                          feat, limit)
         zi.pcp_pages_guessed = sum(1 << _pindex_order(pi) for pi, _p in pcp_lists)
         ps0 = zz.pagesets[0] if zz.pagesets else None
         zi.pcp_pages_zoneinfo = sum(ps.count for ps in zz.pagesets) if zz.pagesets else None
@@ -819,26 +827,52 @@ def _pindex_order(pindex: int) -> int:
 
 
 def _guess_pcp(cls: npt.NDArray[np.uint8], pb_type: npt.NDArray[np.int8], blocks: list[int],
-               start: int, end: int) -> list[tuple[int, int]]:
-    """``(pindex, pfn)`` of the guessed pcp blocks of one zone, each list ascending."""
-    lists: dict[int, list[int]] = {}
+               start: int, end: int, feat: npt.NDArray[np.int64], limit: int | None
+               ) -> tuple[list[tuple[int, int]], int]:
+    """``(pindex, pfn)`` of the guessed pcp blocks of one zone (each list ascending), and
+    the zero-flag candidates left in use because of ``limit``.
+
+    Candidates are the zero-flag pages of Movable, Reclaimable and CMA blocks
+    (``free_frozen_pages()`` puts CMA pages on the MOVABLE list).  When they are more than
+    ``limit`` (twice zoneinfo's pcp count plus two batches: other zero-flag pages exist, such
+    as struct pages not yet initialised by deferred init), blocks still holding free pages
+    go first: a pcp refill (``rmqueue_bulk()``) splits free blocks, so its pages sit beside
+    the remaining free ones.
+    """
+    units: list[tuple[int, int, list[int]]] = []      # (block, pindex, pfns)
     for b in blocks:
         mt = int(pb_type[b])
         if mt in (MT_UNMOVABLE, MT_HIGHATOMIC, MT_ISOLATE):
             continue
-        # free_frozen_pages(): CMA and HighAtomic pages go to the MOVABLE pcp list
         list_mt = MT_RECLAIMABLE if mt == MT_RECLAIMABLE else MT_MOVABLE
         a, e = max(b << PAGEBLOCK_ORDER, start), min((b + 1) << PAGEBLOCK_ORDER, end)
         zero = cls[a:e] == C_ZERO
         if not zero.any():
             continue
         if a == b << PAGEBLOCK_ORDER and e - a == PAGEBLOCK_NR_PAGES and zero.all():
-            pindex = NR_LOWORDER_PCP_LISTS + (1 if list_mt == MT_MOVABLE else 0)
-            lists.setdefault(pindex, []).append(a)
-            continue
-        for off in np.flatnonzero(zero).tolist():
-            lists.setdefault(list_mt, []).append(a + off)
-    return [(pi, p) for pi in sorted(lists) for p in lists[pi]]
+            units.append((b, NR_LOWORDER_PCP_LISTS + (1 if list_mt == MT_MOVABLE else 0), [a]))
+        else:
+            units.append((b, list_mt, [a + off for off in np.flatnonzero(zero).tolist()]))
+    total = sum(len(p) << (_pindex_order(pi) if pi >= NR_LOWORDER_PCP_LISTS else 0) for _b, pi, p in units)
+    left = 0
+    if limit is not None and total > limit:
+        units.sort(key=lambda u: (-int(feat[u[0], C_FREE]), u[0]))
+        kept: list[tuple[int, int, list[int]]] = []
+        room = limit
+        for u in units:
+            size = len(u[2]) << (_pindex_order(u[1]) if u[1] >= NR_LOWORDER_PCP_LISTS else 0)
+            if size <= room:
+                kept.append(u)
+                room -= size
+            elif u[1] < NR_LOWORDER_PCP_LISTS and room > 0:
+                kept.append((u[0], u[1], u[2][:room]))
+                room = 0
+        left = total - (limit - room)
+        units = sorted(kept)
+    lists: dict[int, list[int]] = {}
+    for _b, pi, pfns in units:
+        lists.setdefault(pi, []).extend(pfns)
+    return [(pi, p) for pi in sorted(lists) for p in sorted(lists[pi])], left
 
 
 # --------------------------------------------------------------------------- measurement
