@@ -135,20 +135,55 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the built-in mixed workload (the default job until scenarios land)."""
+    """``pagealloc run [SCENARIO]``: the built-in mixed stream (the default), or a scenario:
+    a built-in name or a TOML file (:mod:`pagealloc.workload.scenario`)."""
+    if args.list:
+        from pagealloc.workload.scenario import iter_builtins
+        print(f"{'mixed':<22} the seeded mixed alloc/free stream (the default; --events N)")
+        for name, doc in iter_builtins():
+            print(f"{name:<22} {doc}")
+        return 0
+    count: int | None = None
+    events_file = args.events_file
+    if args.events is not None:
+        if args.events.isdigit():
+            count = int(args.events)
+        elif events_file:
+            raise UsageError("--events FILE and --events-file FILE: give one")
+        else:
+            events_file = args.events
+    if args.scenario == "mixed":
+        return _run_mixed(args, 200_000 if count is None else count, events_file)
+    from pagealloc.workload.scenario import load_scenario
+    scn = load_scenario(args.scenario)         # an unknown name or a bad file fails first
+    if count is not None:
+        raise UsageError(f"--events {args.events}: a count applies to the mixed stream; a "
+                         f"scenario's length is its phases (use --scale, or --events ./{args.events} "
+                         f"for a file of that name)")
+    return _run_scenario(args, scn, events_file)
+
+
+def _run_mixed(args: argparse.Namespace, count: int, events_file: str | None) -> int:
+    """The built-in mixed stream (pagealloc.workload.mixed)."""
     from pagealloc.workload.mixed import MixedSpec, mixed_stream, run_mixed
+    if args.every or args.scale != 1.0 or args.show:
+        raise UsageError("--every, --scale and --show apply to scenarios, not to the mixed stream")
+    if args.seed is None:
+        args.seed = 42
+    if args.memory is None:
+        args.memory = "16G"
+    if args.cpus is None:
+        args.cpus = 4
     m = build_machine(args)
-    if args.scenario not in ("mixed",):
-        raise UsageError(f"unknown scenario {args.scenario!r}; built-in: mixed")
     ram_pages = sum(z.managed_pages for z in m.zones)
-    spec = MixedSpec(events=args.events, seed=args.seed, cpus=m.ncpus,
+    spec = MixedSpec(events=count, seed=args.seed, cpus=m.ncpus,
                      unmapped_share=args.unmapped_share)
     if args.unmapped_share and not m.profile.unmapped:
         raise UsageError("--unmapped-share needs an unmapped profile (unmapped-v2, unmapped-v4, unmapped-cache-2023)")
     writer = None
-    if args.events_file:
+    if events_file:
         from pagealloc.mm.tracepoints import TraceWriter
-        fh = open(args.events_file, "w")
+        fh = open(events_file, "w")
         writer = TraceWriter(fh, lambda: m.now_ns, m.profile.gfp_table)
         m.attach(writer)
     events = list(mixed_stream(spec, ram_pages))
@@ -197,6 +232,73 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_scenario(args: argparse.Namespace, scn: Any, events_file: str | None) -> int:
+    """A scenario: built-in or file; the summary, or --json; progress on a terminal."""
+    from pagealloc.workload import scenario as S
+    if args.unmapped_share:
+        raise UsageError("--unmapped-share applies to the mixed stream; a scenario's unmapped "
+                         "users are its guest_memfd, secretmem and asi-sensitive sources")
+    if not 0 < args.scale <= 64:
+        raise UsageError(f"--scale {args.scale:g}: expected a factor in (0, 64]")
+    for opt in ("every", "check_every"):
+        if getattr(args, opt) < 0:
+            raise UsageError(f"--{opt.replace('_', '-')} {getattr(args, opt)}: expected N >= 0")
+    if args.show:
+        from pagealloc.workload.scenario_builtins import BUILTINS, builtin_text
+        from pathlib import Path
+        if args.scenario in BUILTINS and not Path(args.scenario).is_file():
+            sys.stdout.write(builtin_text(args.scenario))
+        else:
+            sys.stdout.write(Path(args.scenario).read_text())     # validated: print as written
+        return 0
+    scn = scn.scaled(args.scale)
+    machine_items, knobs = _split_knobs(args.set or [])
+    overrides = _parse_set(machine_items)
+    if args.memory is not None:
+        overrides["memory"] = args.memory
+    if args.cpus is not None:
+        overrides["cpus"] = args.cpus
+    profile: Any = args.profile or scn.profile or "linux-7.2"
+    if knobs:
+        profile = with_knobs(get_profile(profile), **knobs)
+    m = S.build_machine(scn, profile, overrides, args.snapshot)
+    writer = None
+    if events_file:
+        from pagealloc.mm.tracepoints import TraceWriter
+        writer = TraceWriter(open(events_file, "w"), lambda: m.now_ns, m.profile.gfp_table)
+        m.attach(writer)
+    progress = _progress_printer(scn.name) if sys.stderr.isatty() else None
+    t0 = time.perf_counter()
+    try:
+        res = S.run_scenario(scn, m, seed=args.seed, scale=args.scale,
+                             check_every=args.check_every, every=args.every, progress=progress)
+    finally:
+        if progress is not None:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+        if writer is not None:
+            writer.out.close()
+    elapsed = time.perf_counter() - t0
+    if args.json:
+        print(json.dumps(S.result_json(res, m), indent=1))
+    else:
+        sys.stdout.write(S.render_summary(res, m))
+        print(f"# ran in {elapsed:.2f}s ({res.events / max(elapsed, 1e-9):.0f} events/s)",
+              file=sys.stderr)
+    return 0
+
+
+def _progress_printer(name: str) -> Any:
+    """A progress callback writing one updating stderr line, at most twice a second."""
+    last = [0.0]
+
+    def show(fraction: float) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.5 or fraction >= 1.0:
+            last[0] = now
+            print(f"\r# {name}: {100 * fraction:5.1f} %", end="", file=sys.stderr, flush=True)
+    return show
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pagealloc", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -221,19 +323,33 @@ def make_parser() -> argparse.ArgumentParser:
     machine_opts(sp)
     sp.set_defaults(func=cmd_info)
 
-    sp = sub.add_parser("run", help="run a workload (default: the built-in mixed stream)")
-    sp.add_argument("scenario", nargs="?", default="mixed")
-    sp.add_argument("--events", type=int, default=200_000)
-    sp.add_argument("--seed", type=int, default=42)
+    sp = sub.add_parser("run", help="run a workload: the built-in mixed stream (default), "
+                                     "a built-in scenario or a scenario file")
+    sp.add_argument("scenario", nargs="?", default="mixed",
+                    help="mixed (default), a built-in scenario (--list) or a TOML file "
+                         "(docs/scenarios.md)")
+    sp.add_argument("--events", metavar="FILE|N",
+                    help="write tracepoint-format lines to FILE; a number N is the length "
+                         "of the mixed stream (default 200000)")
+    sp.add_argument("--seed", type=int, default=None,
+                    help="random seed (default: the scenario's; 42 for mixed)")
+    sp.add_argument("--scale", type=float, default=1.0, metavar="F",
+                    help="scenario size: memory, rates and event-counted lifetimes times F")
     sp.add_argument("--json", action="store_true", help="machine-readable summary")
+    sp.add_argument("--every", type=int, default=0, metavar="N",
+                    help="sample buddyinfo, vmstat and DirectMap every N events (scenarios)")
     sp.add_argument("--events-file", metavar="FILE", help="write tracepoint lines to FILE")
     sp.add_argument("--unmapped-share", type=float, default=0.0, metavar="F",
-                    help="fraction of order-0..3 unmovable requests that are unmapped "
-                         "(guest_memfd-like; unmapped profiles only)")
+                    help="mixed stream: fraction of order-0..3 unmovable requests that are "
+                         "unmapped (guest_memfd-like; unmapped profiles only)")
     sp.add_argument("--check-every", type=int, default=0, metavar="N",
                     help="run the invariant checker every N events")
+    sp.add_argument("--list", action="store_true", help="list the built-in scenarios")
+    sp.add_argument("--show", action="store_true",
+                    help="print the scenario's TOML (a built-in's, to start one's own) and exit")
     machine_opts(sp)
-    sp.set_defaults(func=cmd_run)
+    # a scenario brings its own machine: --memory/--cpus override it only when given
+    sp.set_defaults(func=cmd_run, memory=None, cpus=None)
 
     sp = sub.add_parser("fidelity", help="measure the model against real trace captures")
     sp.add_argument("dirs", nargs="+", metavar="DIR", help="capture directories (traces README)")
