@@ -33,8 +33,8 @@ Formats (:data:`FORMATS`; :func:`detect_format` picks one per file, ``fmt=`` for
     ``-F +pid``), ``"[%03d] "`` CPU, ``"%12s: "`` time (``sec.usec``; ``--ns`` gives 9
     digits), an optional ``"%10lu "`` period, then the event name with its subsystem
     (``kmem:mm_page_alloc``) right-aligned to the longest name, then the libtraceevent text
-    of the record.  Call-chain lines (``-g``) and blank lines are skipped; a sample has no
-    flags column.
+    of the record, then (``-F +ip,+sym``) `` <ip> <sym> (<dso>)`` or, with ``-g``, call-chain
+    lines, which are skipped like blank lines.  A sample has no flags column.
 
 The body of a kmem event may come from the kernel (``ftrace``) or from libtraceevent
 (``trace-cmd``, ``perf``), which prints ``page=`` differently (it cannot evaluate
@@ -504,6 +504,8 @@ _PERF = re.compile(r"\s*+(?!#)(.*?) +(-?[0-9]{1,9})(?:/(-?[0-9]{1,9}))? +\[([0-9
                    r"([0-9]{1,12}(?:\.[0-9]{1,9})?): +(?:[0-9]+ +)?(\S+?):(?: +|\Z)(.*)",
                    re.ASCII)
 _CALLCHAIN = re.compile(r"\s+[0-9a-f]+ ", re.ASCII)
+# -F ...,ip,sym[,dso] without a call chain: " <ip> <sym+off> (<dso>)" after the record's text
+_PERF_IP = re.compile(r"\s+[0-9a-f]{1,16} \S+ \([^()\s]+\)\Z", re.ASCII)
 _PERF_TS = re.compile(r"(?<!\S)([0-9]+\.[0-9]+):(?:\s|\Z)", re.ASCII)
 
 
@@ -512,6 +514,10 @@ def _parse_perf(line: str, lineno: int, ctx: _Context) -> TraceEvent | None:
     if m is not None:
         comm, pid, tid, cpu, ts, event, body = m.groups()
         name = event.rpartition(":")[2]
+        if body.endswith(")"):
+            ip = _PERF_IP.search(body)
+            if ip is not None:
+                body = body[:ip.start()]
         if name:
             return _make_event(ctx, lineno, comm, int(tid if tid is not None else pid),
                                int(cpu), "", float(ts), name, body)

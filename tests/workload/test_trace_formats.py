@@ -242,6 +242,10 @@ def test_perf_pid_tid_and_unknown_comm() -> None:
     ev = parse_line("             :-1    -1 [000]     1.000001: kmem:mm_page_free: page=0x1 "
                     "pfn=0x1 order=0", 1, "p", fmt="perf-script")
     assert ev is not None and (ev.task, ev.pid) == (":-1", -1)
+    ev = parse_line("         kswapd0    42 [000]    22.749645: kmem:mm_page_pcpu_drain: page=0x1c1d "
+                    "pfn=0x101c1d order=0 migratetype=1 ffffffff8128f0a7 free_pcppages_bulk+0x1f7 "
+                    "([kernel.kallsyms])", fmt="perf-script")
+    assert ev is not None and ev.fields == {"pfn": 0x101C1D, "order": 0, "migratetype": 1}
     assert parse_line("# ========", fmt="perf-script") is None
     assert parse_line("", fmt="perf-script") is None
 
@@ -531,6 +535,8 @@ SAMPLES = [
     "     kworker/0:1    12 [000]     5.585209:          1 kmem:mm_page_pcpu_drain: page=0x1 pfn=0x101c1d order=0 migratetype=1",
     "            init     1/1 [000]     5.585209: ftrace:print: tracing_mark_write: GT_NOTE a: b=c d",
     "cpus=1",
+    "         kswapd0    42 [000]    22.749645: kmem:mm_page_free: page=0x1 pfn=0x1 order=0 ffffffff8128f0a7 f+0x1 ([kernel.kallsyms])",
+    "    init-1       0-0x11     5.585209: mm_page_alloc:        pfn=0xffffffffffffffff order=0 gfp_flags=0x152cca migratetype=1",
 ]
 
 
