@@ -258,6 +258,8 @@ class PageAllocator:
         self.contents: ContentsLike | None = None     # page-content tracking (security)
         self.owners: Owners | None = None             # owner handles and LRU (mm/owners.py)
         self.capc: CaptureControl | None = None       # current->capture_control
+        #: a trace replay applies the kernel's pcp drains itself (see free_pcppages_bulk)
+        self.trace_drains = False
         self.reclaim: Reclaim | None = None           # mm/vmscan.py, attached by Machine
         self.kswapd: Kswapd | None = None
         self.kcompactd: Kcompactd | None = None
@@ -2080,7 +2082,13 @@ class PageAllocator:
         return min(max(b, min_nr), max_nr)
 
     def free_pcppages_bulk(self, zone: Zone, count: int, pcp: PerCpuPages, pindex: int) -> None:
-        """``free_pcppages_bulk()``: round-robin from ``pindex``, each list from its tail."""
+        """``free_pcppages_bulk()``: round-robin from ``pindex``, each list from its tail.
+
+        A trace replay that follows the kernel's drains (``trace_drains``) applies each
+        ``mm_page_pcpu_drain`` with :meth:`drain_pcp_page` instead, so the model drains
+        nothing by itself."""
+        if self.trace_drains:
+            return
         count = min(pcp.count, count)
         mem = self.mem
         lhead = mem.lhead
@@ -2114,6 +2122,28 @@ class PageAllocator:
                     self.emit("mm_page_pcpu_drain", page, order, mt & 7)
                 if not (count > 0 and lhead[lid] != NIL):
                     break
+
+    def drain_pcp_page(self, pfn: int, order: int) -> bool:
+        """One page of ``free_pcppages_bulk()``: ``pfn`` leaves its pcp list for the buddy
+        lists (the kernel's ``mm_page_pcpu_drain``, applied by a trace replay).  False if
+        the model does not hold ``pfn`` on a pcp list with that order."""
+        mem = self.mem
+        if mem.pstate[pfn] != PS_PCP | order:
+            return False
+        zone = self.zone_of(pfn)
+        lid = mem.plist[pfn]
+        pcp = next(p for p in zone.pcp
+                   if p.list_base <= lid < p.list_base + self.profile.nr_pcp_lists)
+        mem.list_del(pfn)
+        if self.profile.pcp_cached_migratetype and not zone.nr_isolate_pageblock:
+            mt = mem.pkind[pfn]
+            mem.pkind[pfn] = 0
+        else:
+            mt = mem.get_pfnblock_freetype(pfn)
+        mem.pstate[pfn] = 0
+        pcp.count -= 1 << order
+        self._free_one_page(pfn, zone, order, mt, FPI_NONE)
+        return True
 
     def drain_pages_zone(self, cpu: int, zone: Zone) -> None:
         """``drain_pages_zone()``: empty one CPU's pcp of one zone in capped bulk frees."""

@@ -175,7 +175,8 @@ def compare_state(m: Machine, ref: Machine) -> dict[str, float]:
 
 
 def probe(capture: Path, dump_id: int = 1, limit: int = 0,
-          profile: str | None = None, interval: "Interval | None" = None) -> dict[str, object]:
+          profile: str | None = None, interval: "Interval | None" = None,
+          follow_drains: bool = True) -> dict[str, object]:
     """Decide mode over one dump interval; ``interval`` (from
     :func:`pagealloc.workload.replay.load_intervals`) saves reading the trace again."""
     from pagealloc.workload.replay import dump_snapshots, load_intervals
@@ -196,6 +197,7 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
             m.mem.pkind[pfn] = KIND_COMPOUND if gfp & 0x40000 else 0
     rec = TraceRecorder()
     m.attach(rec)
+    m.alloc.trace_drains = follow_drains
     stats: collections.Counter[str] = collections.Counter()
     by_order: collections.Counter[str] = collections.Counter()
     kernel_refill: list[int] = []
@@ -324,7 +326,18 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
             m.mem.pstate[p] = PS_ALLOC | order
             m.alloc.free_one_page(zone, p, order, 0)
 
+    # vmstat_update() folds the per-CPU vmstat deltas about once a second
+    # (round_jiffies_relative(sysctl_stat_interval)); the watermark checks read the folded
+    # counter, so the fold times matter at the watermarks: fold at whole trace seconds
+    next_fold = float(int(interval_events[0].ts) + 1) if interval_events else 0.0
     for i, ev in enumerate(interval_events):
+        if ev.ts >= next_fold:
+            next_fold = float(int(ev.ts) + 1)
+            for z in m.zones:
+                if z.pcp and z.vm_free_diff[0]:
+                    z.vm_nr_free_pages += z.vm_free_diff[0]
+                    z.vm_free_diff[0] = 0
+            stats["vmstat_folds"] += 1
         if i in skip:
             continue
         if i in deferred:
@@ -336,6 +349,13 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
         if ev.name == "mm_page_alloc_zone_locked":
             if f["percpu_refill"]:
                 kernel_refill.append(f["pfn"])
+            continue
+        if ev.name == "mm_page_pcpu_drain":
+            # decide mode follows the kernel's pcp drains (every pcp -> buddy move is traced
+            # by free_pcppages_bulk()); only the allocations are the model's to choose
+            if follow_drains:
+                stats["drains_applied" if m.alloc.drain_pcp_page(f["pfn"], f["order"])
+                      else "drains_not_on_model_pcp"] += 1
             continue
         if ev.name == "mm_page_alloc":
             if f["pfn"] < 0:
