@@ -383,6 +383,18 @@ def test_truncated_entry_names_file_and_offset(tmp_path: Path) -> None:
     assert "pfn 0xa" in str(e.value)
 
 
+def test_zstd_whole_and_truncated(tmp_path: Path) -> None:
+    zstandard = pytest.importorskip("zstandard")
+    vals = np.full(100000, 1 << KPF_LRU, dtype="<u8")
+    data = zstandard.ZstdCompressor().compress(vals.tobytes())
+    p = tmp_path / "kpageflags.zst"
+    p.write_bytes(data)
+    assert (read_kpageflags(p) == vals).all()
+    p.write_bytes(data[:len(data) // 2])
+    with pytest.raises(KpageflagsFormatError, match=r"kpageflags.zst: byte offset \d+ .*truncated"):
+        read_kpageflags(p)
+
+
 def test_truncated_xz_stream_names_offset(tmp_path: Path) -> None:
     data = lzma.compress(np.random.default_rng(1).integers(0, 1 << 20, 50000, dtype="<u8").tobytes())
     p = tmp_path / "kpageflags.xz"
@@ -401,3 +413,36 @@ def test_undefined_bits_and_nopage_with_flags(tmp_path: Path) -> None:
         read_kpageflags(_write(tmp_path, "b", vals.tobytes()))
     with pytest.raises(KpageflagsFormatError, match="empty"):
         read_kpageflags(_write(tmp_path, "c", b""))
+
+
+def _pagetypeinfo_text(blocks: dict[str, int], free: dict[str, list[int]] | None = None) -> str:
+    names = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "CMA", "Isolate")
+    head = ("Page block order: 9\nPages per block:  512\n\n"
+            "Free pages count per migrate type at order " + "".join(f"{o:6d} " for o in range(11)) + "\n")
+    rows = "".join(f"Node    0, zone   Normal, type {n:>12} "
+                   + "".join(f"{c:6d} " for c in (free or {}).get(n, [0] * 11)) + "\n" for n in names)
+    counts = ("\nNumber of blocks type    " + "".join(f"{n:>12} " for n in names) + "\n"
+              "Node 0, zone   Normal " + "".join(f"{blocks.get(n, 0):12d} " for n in names) + "\n")
+    return head + rows + counts
+
+
+def test_guessed_non_mergeable_types_make_blocks_ambiguous() -> None:
+    """pagetypeinfo says 2 CMA blocks: nothing in kpageflags shows which, so they are
+    guessed, the free blocks their type keeps from merging are counted ambiguous, and the
+    rest of the zone is still typed by content."""
+    n = 8192
+    flags = np.full(n, 1 << KPF_BUDDY, dtype=np.uint64)
+    flags[0:512] = 1 << KPF_SLAB
+    pti = parse_pagetypeinfo(_pagetypeinfo_text({"Unmovable": 1, "Movable": 13, "CMA": 2}))
+    zi = parse_zoneinfo(_zoneinfo_text(0, n, n))
+    dump, rep = infer_layout(flags, zi, pagetypeinfo=pti)
+    z = dump.zones[0]
+    types = {p >> 9: mt for p, mt, _i, _s in z.blocks}
+    assert types[0] == MT_UNMOVABLE and sorted(types.values()).count(MT_CMA) == 2
+    cma = sorted(b for b, mt in types.items() if mt == MT_CMA)
+    for b in cma:                                  # CMA never merges with Movable neighbours
+        assert not any(o == 10 and p >> 9 in (b, b ^ 1) and types[b ^ 1] != MT_CMA for o, _mt, p in z.free)
+    assert rep.total("blocks_ambiguous") >= 1
+    assert rep.total("blocks_exact") + rep.total("blocks_ambiguous") == rep.total("free_blocks")
+    assert rep.total("pageblocks_guessed") == 2 and rep.total("pageblocks_by_content") == 1
+    assert rep.total("free_pages") == n - 512
