@@ -298,6 +298,43 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
             return "free_skipped_pcp_inferred"
         return ""
 
+    def repair_refill(model: list[int], kernel: list[int], k: int, order: int,
+                      req_mt: int) -> None:
+        """Continue from the kernel's pcp refill (``rmqueue_bulk()``): pages the model
+        moved to the pcp list and the kernel did not go back to the buddy lists; the
+        kernel's go from the buddy lists to the list's tail, in its order."""
+        kset = set(kernel)
+        for q in model:
+            if q not in kset and m.mem.pstate[q] == PS_PCP | order:
+                m.alloc.drain_pcp_page(q, order)
+                stats["refill_pages_returned"] += 1
+        if kernel:
+            # the kernel refills an empty list: pages the model still holds on it are
+            # ones the kernel's list no longer had (resync them to the buddy lists)
+            zone = m.alloc.zone_of(kernel[0])
+            mt = req_mt if 0 <= req_mt < 3 else 1
+            lid = zone.pcp[0].list_base + m.profile.order_to_pindex(mt, order)
+            for q in m.mem.list_entries(lid):
+                if q not in kset:
+                    m.alloc.drain_pcp_page(q, order)
+                    stats["pcp_list_resync"] += 1
+        mset = set(model)
+        for q in kernel:
+            if q == k or q in mset or m.mem.pstate[q] == PS_PCP | order:
+                continue
+            if not take_page(m, q, order):
+                stats["refill_page_not_free_in_model"] += 1
+                continue
+            zone = m.alloc.zone_of(q)
+            pcp = zone.pcp[0]
+            mt = req_mt if 0 <= req_mt < 3 else 1
+            m.mem.list_add_tail(pcp.list_base + m.profile.order_to_pindex(mt, order), q)
+            m.mem.pstate[q] = PS_PCP | order
+            if m.profile.pcp_cached_migratetype:
+                m.mem.pkind[q] = mt
+            pcp.count += 1 << order
+            stats["refill_pages_taken"] += 1
+
     def give_back(p: int, order: int, req_mt: int) -> None:
         """Undo the model's allocation of ``p`` where it came from."""
         m.mem.pstate[p] = 0
@@ -421,6 +458,7 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
                     refill_misses.append(f"line {ev.lineno}: kernel {len(kernel_refill)} pages "
                                          f"{[hex(x) for x in kernel_refill]} model "
                                          f"{len(model_refill)} {[hex(x) for x in model_refill]}")
+            k_refill = kernel_refill
             kernel_refill = []
             key = f"order{order}/mt{f['migratetype']}"
             by_order[key + ":n"] += 1
@@ -428,13 +466,15 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
             if p == k:
                 stats["match"] += 1
                 by_order[key + ":match"] += 1
-                continue
-            if len(first_misses) < 10:
-                first_misses.append(f"line {ev.lineno}: kernel {k:#x} model {p:#x} order {order} gfp {f['gfp_flags']:#x}")
-            if p != NIL:
-                give_back(p, order, f["migratetype"])
-            if not take_page(m, k, order):
-                stats["kernel_page_not_free_in_model"] += 1
+            else:
+                if len(first_misses) < 10:
+                    first_misses.append(f"line {ev.lineno}: kernel {k:#x} model {p:#x} order {order} gfp {f['gfp_flags']:#x}")
+                if p != NIL:
+                    give_back(p, order, f["migratetype"])
+                if not take_page(m, k, order):
+                    stats["kernel_page_not_free_in_model"] += 1
+            if follow_drains and k_refill != model_refill:
+                repair_refill(model_refill, k_refill, k, order, f["migratetype"])
         elif ev.name == "mm_page_free":
             if ev.softirq and ev.flags[3:4].isdigit() and int(ev.flags[3]) >= 2:
                 # README 9.5: every pcp-skipping free seen had preempt depth >= 2
