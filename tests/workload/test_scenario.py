@@ -489,3 +489,16 @@ def test_cli_run_default_is_still_mixed(capsys: pytest.CaptureFixture[str]) -> N
     assert rc == rc2 == 0 and out == out2
     d = json.loads(out)
     assert (d["scenario"], d["events"], d["seed"]) == ("mixed", 500, 42)
+
+
+def test_docs_example_parses_and_runs() -> None:
+    """The full example of docs/scenarios.md is a valid scenario that runs (invariants on)."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "scenarios.md").read_text()
+    text = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    scn = parse_scenario(text, "docs/scenarios.md")
+    assert scn.name == "example-host" and scn.profile == "unmapped-v4"
+    assert [p.kind for p in scn.phases] == ["ramp", "burst", "steady", "drain"]
+    m = build_machine(scn.scaled(0.25))
+    res = run_scenario(scn.scaled(0.25), m, scale=0.25, check_every=4000)
+    assert res.vm["started"] == 2 and res.pressure["bursts"] == 1
+    assert m.metrics()["flips_to_unmapped"] > 0 and m.vmstat()["drop_pagecache"] == 1
