@@ -1,9 +1,10 @@
 """Replay a real kernel trace through the model: follow, decide and what-if (drive) modes.
 
 A *capture* is a directory as ``pagealloc capture`` writes it and as ``../shared/traces`` holds
-them: ``trace.txt[.xz]`` plus ``snap_*/`` snapshot directories (an exact ``gt_buddydump`` or
-the ``/proc`` files) and ``summary.json`` naming which ``gt_show: GT_BUDDYDUMP id=N`` marker
-line each snapshot belongs to.  The trace is read once; it is cut into *intervals* at the
+them: ``trace.txt[.xz]`` plus ``snap_*/`` snapshot directories (an exact ``gt_buddydump``, else
+``/proc/kpageflags`` or the ``/proc`` files) and ``summary.json`` naming which marker line each
+snapshot belongs to (``gt_show: GT_BUDDYDUMP id=N`` in the shared traces,
+``tracing_mark_write: GT_KPAGEFLAGS id=N BEGIN`` in a ``pagealloc capture``).  The trace is read once; it is cut into *intervals* at the
 dump markers (:func:`load_intervals`).
 
 Modes (``pagealloc replay CAPTURE --mode ...``):
@@ -102,7 +103,10 @@ def load_intervals(capture: Path, table: GfpTable, lenient: bool = False) -> lis
     cur: Interval | None = None
     for ev in read_trace(trace_path(capture), table, lenient=lenient):
         name = ev.name
-        if name not in KEEP:
+        if name == "tracing_mark_write" and ev.text.startswith("GT_KPAGEFLAGS id=") \
+                and ev.text.rstrip().endswith("BEGIN"):
+            name = "gt_show"          # a ``pagealloc capture`` snapshot point
+        elif name not in KEEP:
             continue
         if name == "gt_show":
             try:

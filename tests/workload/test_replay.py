@@ -134,3 +134,22 @@ def test_replay_cli_follow_decide_and_what_if(traces_dir: Path,
     assert res["metrics"]["security_exposures"] == 0
     assert main(["replay", cap, "--limit", "100"]) == 0
     assert "unexplained inconsistencies: 0" in capsys.readouterr().out
+
+
+def test_intervals_cut_at_capture_kpageflags_markers(tmp_path: Path) -> None:
+    """A ``pagealloc capture`` trace marks its snapshot points with
+    ``GT_KPAGEFLAGS id=N BEGIN``: load_intervals cuts there, as at gt_show lines."""
+    from pagealloc.workload.replay import load_intervals
+    lines = [
+        f"{PFX}     1.000000: {alloc(0x10)}",
+        f"{PFX}     1.100000: tracing_mark_write: GT_KPAGEFLAGS id=1 BEGIN",
+        f"{PFX}     1.200000: tracing_mark_write: GT_KPAGEFLAGS id=1 END",
+        f"{PFX}     1.300000: {free(0x10)}",
+        f"{PFX}     1.400000: {alloc(0x20)}",
+        f"{PFX}     1.500000: tracing_mark_write: GT_KPAGEFLAGS id=2 BEGIN",
+        f"{PFX}     1.600000: {free(0x20)}",
+    ]
+    (tmp_path / "trace.txt").write_text("\n".join(lines) + "\n")
+    ivs = load_intervals(tmp_path, GFP_TABLE_7_2)
+    assert [(iv.dump_id, iv.next_id, len(iv.events)) for iv in ivs] == [(1, 2, 2), (2, None, 1)]
+    assert ivs[0].outstanding == {0x10: (0, G.GFP_KERNEL)}
