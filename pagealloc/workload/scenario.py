@@ -85,6 +85,7 @@ MAX_TICKS = 10_000_000
 #: the largest rate a source may have, in requests per tick
 MAX_RATE = 1_000_000.0
 MAX_ORDER = 10                   # MAX_PAGE_ORDER (x86-64)
+PMD_ORDER = 9                    # HPAGE_PMD_ORDER: the THP counters of /proc/vmstat
 PAGE_SHIFT = 12
 # the GFP bits this module tests (plain names: a class body would mangle ``G.__GFP_*``)
 _UNMAPPED_BIT = G.__GFP_UNMAPPED
@@ -1094,7 +1095,8 @@ class ScenarioRunner:
         else:
             ok = self._request(s, use, gfp, order, cpu, owner, unmapped, item, dirty)
             more = self._tick_event()
-            if thp_fault:
+            if thp_fault and order == PMD_ORDER:
+                # mTHP sizes are counted per size in sysfs, not in /proc/vmstat
                 _count_vm_event(self.m, "thp_fault_alloc" if ok else "thp_fault_fallback")
             if ok:
                 return True
@@ -1158,7 +1160,7 @@ class ScenarioRunner:
         self.res.allocs += 1
         self.res.pages_allocated += 1 << order
         m.split_page(pfn, order)
-        if s.kind == "thp":
+        if s.kind == "thp" and order == PMD_ORDER:
             _count_vm_event(m, "thp_split_page")
         keep = min(s.keep, 1 << order)
         for p in range(pfn, pfn + keep):
