@@ -1,4 +1,5 @@
-"""Command line: ``pagealloc proc``, ``pagealloc run``, ``pagealloc info``.
+"""Command line: ``pagealloc proc``, ``pagealloc run``, ``pagealloc info``, ``pagealloc compare``,
+``pagealloc review`` and the trace commands.
 
 Errors in the input (a bad size, an unknown knob or profile, a malformed snapshot) end
 with a one-line message naming the file, line or field and exit status 2.
@@ -408,7 +409,90 @@ def make_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-kpageflags", action="store_true", help="do not copy /proc/kpageflags")
     sp.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command to trace")
     sp.set_defaults(func=cmd_capture)
+    _add_experiment_parsers(sub)
     return p
+
+
+def _add_experiment_parsers(sub: Any) -> None:
+    """``pagealloc compare`` and ``pagealloc review`` (pagealloc.experiments)."""
+    sp = sub.add_parser("compare", help="run the same events through several profiles/variants "
+                        "and print one table, a column each")
+    sp.add_argument("target", metavar="SCENARIO|TRACE",
+                    help="a built-in scenario (pagealloc run --list), a scenario TOML file, or a "
+                         "capture directory (replayed in drive mode)")
+    sp.add_argument("--profiles", required=True, metavar="A,B,...",
+                    help="profiles or variants, e.g. unmapped-v2,unmapped-v2+flip_mode=claim")
+    sp.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE",
+                    help="a profile knob for every column, or a machine field (memory=1G)")
+    sp.add_argument("--seed", type=int, default=None, help="seed (default: the scenario's)")
+    sp.add_argument("--scale", type=float, default=1.0, metavar="F", help="scenario size factor")
+    sp.add_argument("--every", type=int, default=1000, metavar="N",
+                    help="sample the state every N requests (default 1000)")
+    sp.add_argument("--what-if", action="append", default=[], metavar="MATCH:ACTION",
+                    help="trace: rewrite requests as in pagealloc replay --what-if")
+    sp.add_argument("--limit", type=int, default=0, help="trace: stop after N allocations")
+    sp.add_argument("--out", metavar="DIR", help="write compare.csv and compare.json to DIR")
+    sp.add_argument("--json", action="store_true", help="print the JSON instead of the table")
+    sp.set_defaults(func=cmd_compare)
+
+    sp = sub.add_parser("review", help="the review suite: the seed's four questions, the "
+                        "steal-before-flip note and experiments of series.md section 5")
+    sp.add_argument("--quick", action="store_true", help="small sizes (seconds, for tests)")
+    sp.add_argument("--out", metavar="DIR", help="write review.md and the tables (CSV, JSON) to DIR")
+    sp.add_argument("--only", metavar="ID,...", help="run only these sections (q1,q2,...,e13)")
+    sp.set_defaults(func=cmd_review)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """``pagealloc compare SCENARIO|TRACE --profiles A,B``: pagealloc.experiments.compare."""
+    from pathlib import Path
+
+    from pagealloc.experiments import compare as C
+    machine_items, knobs = _split_knobs(args.set)
+    overrides = _parse_set(machine_items)
+    specs = [s.strip() for s in args.profiles.split(",") if s.strip()]
+    if not specs:
+        raise UsageError("--profiles: give at least one profile")
+    variants = [C.parse_variant(s, knobs) for s in specs]
+    if len({v.label for v in variants}) != len(variants):
+        raise UsageError(f"--profiles {args.profiles}: a column is named twice")
+    if not 0 < args.scale <= 64:
+        raise UsageError(f"--scale {args.scale:g}: expected a factor in (0, 64]")
+    if args.every < 1:
+        raise UsageError(f"--every {args.every}: expected N >= 1")
+    target = Path(args.target)
+    if target.is_dir():
+        if overrides:
+            raise UsageError("--set " + ",".join(machine_items) + ": a trace brings its machine")
+        cmp = C.compare_trace(target, variants, limit=args.limit, what_if=args.what_if)
+    else:
+        if args.what_if:
+            raise UsageError("--what-if applies to a trace (capture directory)")
+        cmp = C.compare_scenario(args.target, variants, seed=args.seed, scale=args.scale,
+                                 overrides=overrides, every=args.every)
+    if args.out:
+        for path in C.write_outputs(cmp, args.out, "compare"):
+            print(f"# wrote {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(cmp.as_dict(), indent=1, sort_keys=True))
+    else:
+        sys.stdout.write(C.render(cmp))
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    """``pagealloc review [--quick] [--out DIR]``: pagealloc.experiments.review."""
+    from pagealloc.experiments import review as R
+    only = [s.strip().lower() for s in args.only.split(",")] if args.only else None
+    t0 = time.perf_counter()
+    rep = R.run_review(quick=args.quick, only=only)
+    text = R.render_markdown(rep)
+    sys.stdout.write(text)
+    if args.out:
+        for path in R.write_review(rep, args.out):
+            print(f"# wrote {path}", file=sys.stderr)
+    print(f"# review ran in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    return 0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

@@ -1,0 +1,786 @@
+"""``pagealloc review``: the review of v2 19/22 (``shared/seed``) answered with measurements.
+
+One section per question: Vlastimil Babka's four (Q1 zeroing on map-back, Q2 failures with
+no free pageblock, Q3 ``RMQUEUE_NORMAL`` vs ``RMQUEUE_CLAIM``, Q4 ``expand()`` vs the free
+loop), the patch's own note on stealing before flipping, then experiments E1, E3, E4, E8,
+E9, E10 and E13 of ``shared/spec/series.md`` section 5 as far as the model can run them
+(what it cannot do is said in the section).  Each section states its setup, prints its
+tables (a column per variant, :mod:`pagealloc.experiments.compare`) and ends with a
+one-line answer computed from the numbers.
+
+The micro setups are those of ``tests/mm/test_unmapped.py`` (the same requests on a
+fresh machine); the scenario setups are built-in scenarios
+(:mod:`pagealloc.workload.scenario_builtins`) at a fixed seed.  Everything is seeded:
+the same ``quick`` gives byte-identical text (no wall-clock time is printed).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from pagealloc.experiments.compare import (
+    Comparison,
+    Value,
+    Variant,
+    fmt,
+    mixed_pageblocks,
+    parse_variant,
+    render_table,
+    run_scenario_variant,
+    table_csv,
+)
+from pagealloc.experiments.cost import counter_delta, machine_counters, modelled_cost
+from pagealloc.machine import Machine
+from pagealloc.mm import gfp as G
+from pagealloc.mm.debug import InvariantError
+from pagealloc.mm.freetype import MIGRATE_MOVABLE, MIGRATE_UNMOVABLE, NR_FREETYPE_IDXS
+from pagealloc.profiles import UNMAPPED_V2, UNMAPPED_V4, with_knobs
+
+__all__ = ("Review", "Section", "SECTIONS", "render_markdown", "run_review", "write_review")
+
+GFP_UNMAPPED = G.GFP_KERNEL | G.__GFP_UNMAPPED
+NOWAIT_MOVABLE = (G.GFP_HIGHUSER_MOVABLE & ~(G.__GFP_DIRECT_RECLAIM | G.__GFP_KSWAPD_RECLAIM)) \
+    | G.__GFP_NOWARN
+
+
+@dataclass
+class Section:
+    """One question: setup text, tables, and the one-line measured answer."""
+
+    id: str
+    title: str
+    setup: str
+    tables: list[tuple[str, Comparison]] = field(default_factory=list)
+    answer: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Review:
+    quick: bool
+    sections: list[Section]
+
+
+def _table(name: str, labels: Sequence[str], cols: Sequence[Mapping[str, Value]],
+           rows: Sequence[str] | None = None) -> Comparison:
+    rows = list(rows if rows is not None else cols[0].keys())
+    return Comparison(name, "experiment", None, 1.0, list(labels), list(labels),
+                      [dict(c) for c in cols], rows)
+
+
+def _unmapped(m: Machine, order: int = 0, owner: int = 7, gfp: int = GFP_UNMAPPED) -> int | None:
+    if m.profile.unmapped == "v4":
+        return m.alloc_pages(gfp & ~G.__GFP_UNMAPPED, order, 0, unmapped=True, owner=owner)
+    return m.alloc_pages(gfp, order, 0, owner=owner)
+
+
+def _cost_us(m: Machine, before: Mapping[str, int]) -> float:
+    return round(modelled_cost(counter_delta(machine_counters(m), before))["total_ns"] / 1000, 1)
+
+
+def _scenario_cols(scenario: str, variants: Sequence[Variant], scale: float, every: int,
+                   overrides: Sequence[Mapping[str, Any] | None] | None = None
+                   ) -> tuple[list[dict[str, Value]], list[list[dict[str, int]]], list[Machine]]:
+    from pagealloc.workload.scenario import load_scenario
+    scn = load_scenario(scenario).scaled(scale)
+    cols, samples, machines = [], [], []
+    for i, v in enumerate(variants):
+        ov = overrides[i] if overrides is not None else None
+        row, smp, m = run_scenario_variant(scn, v, None, scale, ov, every)
+        cols.append(row)
+        samples.append(smp)
+        machines.append(m)
+    return cols, samples, machines
+
+
+def _pick(cols: Sequence[Mapping[str, Value]], rows: Sequence[str]) -> list[dict[str, Value]]:
+    return [{r: c.get(r) for r in rows} for c in cols]
+
+
+def _int(v: Value) -> int:
+    return int(v) if isinstance(v, (int, float)) else 0
+
+
+# ------------------------------------------------------------------------------ Q1
+
+def q1_zeroing(quick: bool) -> Section:
+    sec = Section("q1", "Q1: whole-block zeroing on map-back",
+                  "Micro (tests/mm/test_unmapped.py): unmapped-v2, 256 MiB, 1 CPU; half of "
+                  "memory allocated as order-0 __GFP_UNMAPPED pages by one user and freed, "
+                  "then as many mapped GFP_KERNEL pages (which must flip blocks back). "
+                  "Scenario: vm-host (guest_memfd VMs start and stop, a kernel burst maps "
+                  "their blocks back), seed 1. Columns: v2 as posted vs zero_on_map_back=true.")
+    labels = ["v2 (no zeroing)", "v2+zero_on_map_back"]
+    micro = []
+    for zero in (False, True):
+        m = Machine(memory="256M", cpus=1, profile=with_knobs(UNMAPPED_V2, zero_on_map_back=zero),
+                    thp=False)
+        before = machine_counters(m)
+        n = sum(z.present_pages for z in m.zones) // 2 + 1
+        pages = [_unmapped(m, owner=9) for _ in range(n)]
+        for p in pages:
+            if p is not None:
+                m.free_pages(p, 0)
+        fails = sum(m.alloc_pages(G.GFP_KERNEL, 0) is None for _ in range(n))
+        cst = m.contents.stats if m.contents is not None else {}
+        micro.append({"mapped_requests": n, "mapped_failures": fails,
+                      "flips_to_unmapped": m.alloc.stats["flip_to_unmapped"],
+                      "flips_to_mapped": m.alloc.stats["flip_to_mapped"],
+                      "pages_exposed_map_back": cst.get("exposed_map_back_without_zeroing", 0),
+                      "pages_zeroed_map_back": m.alloc.stats["pages_zeroed_map_back"],
+                      "cost_total_us": _cost_us(m, before)})
+    sec.tables.append(("micro", _table("q1-micro", labels, micro)))
+    scale = 0.0625 if quick else 0.5
+    vs = [Variant(labels[0], UNMAPPED_V2),
+          Variant(labels[1], with_knobs(UNMAPPED_V2, zero_on_map_back=True))]
+    cols, _, ms = _scenario_cols("vm-host", vs, scale, 2000)
+    for c, m in zip(cols, ms):
+        st = m.contents.stats if m.contents is not None else {}
+        c["pages_exposed_map_back"] = st.get("exposed_map_back_without_zeroing", 0)
+        c["pages_exposed_between_unmapped_users"] = st.get("exposed_between_unmapped_users", 0)
+        c["pages_zeroed_map_back"] = m.alloc.stats["pages_zeroed_map_back"]
+    rows = ["flips_to_unmapped", "flips_to_mapped", "pages_exposed_map_back",
+            "pages_exposed_between_unmapped_users", "security_exposures", "pages_zeroed_map_back",
+            "cost_map_back_zeroing_us", "cost_total_us"]
+    sec.tables.append((f"vm-host, scale {scale:g}", _table("q1-vm-host", labels, _pick(cols, rows), rows)))
+    a, b = micro
+    share = 100 * (_int(cols[1]["cost_map_back_zeroing_us"]) / max(1, _int(cols[1]["cost_total_us"])))
+    sec.answer = (f"Yes, v2 leaks: mapping blocks back unzeroed handed {a['pages_exposed_map_back']} "
+                  f"pages of the unmapped user's data to mapped users in the micro setup and "
+                  f"{cols[0]['pages_exposed_map_back']} in vm-host; zeroing on map-back makes "
+                  f"both {b['pages_exposed_map_back']}/{cols[1]['pages_exposed_map_back']} at "
+                  f"{cols[1]['pages_zeroed_map_back']} pages zeroed in vm-host "
+                  f"({share:.1f} % of the modelled allocator cost).")
+    sec.notes.append("exposed_between_unmapped_users (one unmapped user getting another's "
+                     "pages) is not closed by map-back zeroing; guest_memfd clears folios "
+                     "itself, which the model does not see (vm-host docstring).")
+    return sec
+
+
+# ------------------------------------------------------------------------------ Q2
+
+def _no_free_block_machine(knob: str, memory: str) -> Machine:
+    """Memory a quarter free but in no whole free pageblock (tests/mm/test_unmapped.py)."""
+    m = Machine(memory=memory, cpus=1, profile=with_knobs(UNMAPPED_V4, on_no_block=knob))
+    hs = []
+    while (h := m.alloc_owned("anon", 0, gfp=NOWAIT_MOVABLE)) is not None:
+        hs.append(h)
+    for i, h in enumerate(hs):
+        if i % 4:
+            m.free_owned(h)
+    m.drain_all_pages()
+    return m
+
+
+def q2_no_free_block(quick: bool) -> Section:
+    memory, blocks = ("128M", 2) if quick else ("512M", 16)
+    sec = Section("q2", "Q2: unmapped requests when no whole free pageblock exists",
+                  f"unmapped-v4 on {memory}, 1 CPU: memory filled with movable anon pages, three "
+                  f"in four freed (a quarter... three quarters free, no whole free block); then "
+                  f"{blocks * 512} order-0 unmapped GFP_KERNEL requests ({blocks} pageblocks' "
+                  f"worth). on_no_block: fail (v2: no compaction for order 0), compact (v4 "
+                  f"24/26: direct compaction at pageblock order), isolate_migrate (the "
+                  f"reviewer's: isolate the emptiest movable block and migrate it out).")
+    labels = ["fail (v2)", "compact (v4)", "isolate_migrate"]
+    cols = []
+    for knob in ("fail", "compact", "isolate_migrate"):
+        m = _no_free_block_machine(knob, memory)
+        z = max(m.zones, key=lambda z: z.managed_pages)
+        free_before = z.nr_free_pages
+        before_ev = dict(m.vm_events())
+        before = machine_counters(m)
+        before_met = m.metrics()
+        n = blocks * 512
+        fails = sum(_unmapped(m, 0, owner=2, gfp=G.GFP_KERNEL) is None for _ in range(n))
+        met = m.metrics()
+        ev = m.vm_events()
+        d = {k: met[k] - before_met[k] for k in met}
+        work = (d["compact_migrate_scanned"] + d["compact_free_scanned"] + d["pgmigrate_success"])
+        flips = d["flips_to_unmapped"]
+        cols.append({
+            "free_pages_before": free_before, "requests": n, "failures": fails,
+            "spurious_unmapped_failures": d["spurious_unmapped_failures"],
+            "flips_to_unmapped": flips, "compact_stall": d["compact_stall"],
+            "compact_success": d["compact_success"],
+            "compact_migrate_scanned": d["compact_migrate_scanned"],
+            "compact_free_scanned": d["compact_free_scanned"],
+            "pgmigrate_success": d["pgmigrate_success"],
+            "isolate_migrate_flips": m.alloc.stats["flip_isolate_migrate"],
+            "pgscan_direct": ev.get("pgscan_direct", 0) - before_ev.get("pgscan_direct", 0),
+            "work_pages_per_flip": round(work / flips, 1) if flips else None,
+            "cost_total_us": _cost_us(m, before),
+        })
+    sec.tables.append(("", _table("q2", labels, cols)))
+    f, c, i = cols
+    sec.answer = (f"v2 fails {f['failures']}/{f['requests']} requests with "
+                  f"{f['free_pages_before']} pages free ({f['spurious_unmapped_failures']} "
+                  f"spurious, {f['compact_stall']} compaction stalls); v4's compaction serves "
+                  f"them ({c['failures']} failures) at {c['work_pages_per_flip']} pages "
+                  f"scanned+migrated per flip; isolate-and-migrate serves them "
+                  f"({i['failures']} failures) at {i['work_pages_per_flip']} per flip.")
+    sec.notes.append("work_pages_per_flip (compact_migrate_scanned + compact_free_scanned + "
+                     "pgmigrate_success, per flip) is the latency proxy: cost.py does not "
+                     "charge compaction or migration, so cost_total_us leaves that work out.")
+    return sec
+
+
+# ------------------------------------------------------------------------------ Q3
+
+def _pageblock_types(m: Machine) -> tuple[int, int]:
+    mov = unm = 0
+    for b, zi in enumerate(m.mem.pb_zone):
+        if zi == 0xFF:
+            continue
+        mt = m.mem.pb[b] & 7
+        mov += mt == MIGRATE_MOVABLE
+        unm += mt == MIGRATE_UNMOVABLE
+    return mov, unm
+
+
+def q3_flip_mode(quick: bool) -> Section:
+    sec = Section("q3", "Q3: RMQUEUE_NORMAL vs RMQUEUE_CLAIM for the flip's __rmqueue()",
+                  "Micro: unmapped-v2, 256 MiB, 1 CPU, fresh machine; 16 pageblocks' worth of "
+                  "order-0 unmapped pages, then 4096 mapped GFP_KERNEL pages; pageblock types "
+                  "counted before and after. Scenarios: vm-host and secretmem, seed as built "
+                  "in. Columns: flip_mode=normal (as posted) vs claim.")
+    labels = ["normal (posted)", "claim"]
+    micro = []
+    for mode in ("normal", "claim"):
+        m = Machine(memory="256M", cpus=1, profile=with_knobs(UNMAPPED_V2, flip_mode=mode), thp=False)
+        mov0, unm0 = _pageblock_types(m)
+        for _ in range(16 * 512):
+            _unmapped(m, owner=5)
+        claim0, steal0 = m.alloc.stats["claim_block"], m.alloc.stats["steal"]
+        for _ in range(4096):
+            m.alloc_pages(G.GFP_KERNEL, 0)
+        mov1, unm1 = _pageblock_types(m)
+        mixed, polluted = mixed_pageblocks(m)
+        micro.append({"movable_pageblocks_before": mov0, "movable_pageblocks_after": mov1,
+                      "unmovable_pageblocks_before": unm0, "unmovable_pageblocks_after": unm1,
+                      "flips_to_unmapped": m.alloc.stats["flip_to_unmapped"],
+                      "claim_block_mapped_phase": m.alloc.stats["claim_block"] - claim0,
+                      "steal_mapped_phase": m.alloc.stats["steal"] - steal0,
+                      "mixed_pageblocks": mixed, "polluted_movable_pageblocks": polluted})
+    sec.tables.append(("micro", _table("q3-micro", labels, micro)))
+    rows = ["flips_to_unmapped", "flips_to_mapped", "claim_block", "steal", "extfrag_fragmenting",
+            "mixed_pageblocks_end", "mixed_pageblocks_max", "polluted_movable_pageblocks_end",
+            "free_order9_blocks_mapped_mean", "alloc_failures", "cost_total_us"]
+    scale = 0.0625 if quick else 0.5
+    scen: dict[str, list[dict[str, Value]]] = {}
+    for name in ("vm-host", "secretmem"):
+        vs = [Variant(labels[0], UNMAPPED_V2),
+              Variant(labels[1], with_knobs(UNMAPPED_V2, flip_mode="claim"))]
+        cols, _, _ = _scenario_cols(name, vs, scale, 2000)
+        scen[name] = _pick(cols, rows)
+        sec.tables.append((f"{name}, scale {scale:g}", _table(f"q3-{name}", labels, scen[name], rows)))
+    n, c = micro
+    vn, vc = scen["vm-host"]
+    sec.answer = (f"CLAIM (which skips __rmqueue_smallest()) converts more MOVABLE pageblocks "
+                  f"(movable pageblocks {n['movable_pageblocks_before']} -> "
+                  f"{n['movable_pageblocks_after']} with NORMAL, -> {c['movable_pageblocks_after']} "
+                  f"with CLAIM); on vm-host mixed pageblocks at the end are "
+                  f"{vn['mixed_pageblocks_end']} (NORMAL) vs {vc['mixed_pageblocks_end']} (CLAIM), "
+                  f"fragmenting steals {vn['extfrag_fragmenting']} vs {vc['extfrag_fragmenting']}.")
+    return sec
+
+
+# ------------------------------------------------------------------------------ Q4
+
+def q4_remainder(quick: bool) -> Section:
+    sec = Section("q4", "Q4: expand() instead of the per-order __free_one_page() loop",
+                  "Micro: unmapped-v2, 256 MiB, 1 CPU; a seeded stream of unmapped requests of "
+                  "orders 0-3 (some freed) forcing flips; the free lists (every free block as "
+                  "(order, list, pfn) in list order) compared after each request. Scenario: "
+                  "secretmem. Columns: flip_remainder=free_loop (as posted) vs expand.")
+    labels = ["free_loop (posted)", "expand"]
+    n_req = 400 if quick else 4000
+    states: list[list[Any]] = []
+    micro = []
+    for rem in ("free_loop", "expand"):
+        m = Machine(memory="256M", cpus=1, profile=with_knobs(UNMAPPED_V2, flip_remainder=rem),
+                    thp=False)
+        rnd = random.Random(4)
+        live: list[tuple[int, int]] = []
+        trace: list[Any] = []
+        for _ in range(n_req):
+            if live and rnd.random() < 0.3:
+                pfn, o = live.pop(rnd.randrange(len(live)))
+                m.free_pages(pfn, o)
+            else:
+                o = rnd.randrange(4)
+                got = _unmapped(m, o, owner=3)
+                if got is not None:
+                    live.append((got, o))
+            trace.append([m.free_blocks(z) for z in m.zones if z.present_pages])
+        m.check()
+        states.append(trace)
+        micro.append({"requests": n_req, "flips_to_unmapped": m.alloc.stats["flip_to_unmapped"],
+                      "flips_to_mapped": m.alloc.stats["flip_to_mapped"],
+                      "nr_free_pages": m.nr_free_pages(),
+                      "nr_free_pages_blocks_unmapped": sum(z.nr_free_pages_blocks_unmapped
+                                                           for z in m.zones)})
+    same = sum(a == b for a, b in zip(*states))
+    for mc in micro:
+        mc["steps_with_identical_lists"] = same
+    sec.tables.append(("micro", _table("q4-micro", labels, micro)))
+    scale = 0.0625 if quick else 0.5
+    vs = [Variant(labels[0], UNMAPPED_V2),
+          Variant(labels[1], with_knobs(UNMAPPED_V2, flip_remainder="expand"))]
+    cols, _, ms = _scenario_cols("secretmem", vs, scale, 2000)
+    lists = [[m.free_blocks(z) for z in m.zones if z.present_pages] for m in ms]
+    for c in cols:
+        c["final_free_lists_identical"] = "yes" if lists[0] == lists[1] else "no"
+    rows = ["events", "flips_to_unmapped", "flips_to_mapped", "alloc_failures",
+            "final_free_lists_identical", "cost_total_us"]
+    sec.tables.append((f"secretmem, scale {scale:g}", _table("q4-secretmem", labels, _pick(cols, rows), rows)))
+    ident = same == n_req and lists[0] == lists[1]
+    sec.answer = (f"Yes: expand() leaves {'identical' if ident else 'DIFFERENT'} free lists "
+                  f"({same}/{n_req} micro steps identical, secretmem final lists "
+                  f"{cols[0]['final_free_lists_identical']}) and identical counters; the saving is "
+                  f"the lock-held merge attempts of the loop, which cost.py does not price "
+                  f"(one flip = one buddy_op_ns either way).")
+    return sec
+
+
+# ------------------------------------------------------------------------------ steal note
+
+def _after_unmapped_use(pos: str, free_every: int, blocks: int, requests: int) -> dict[str, Value]:
+    """tests/mm/test_unmapped.py::_mapped_requests_after_unmapped_use, with pollution counts."""
+    m = Machine(memory="256M", cpus=1, profile=with_knobs(UNMAPPED_V2, flip_order=pos), thp=False)
+    ps = [_unmapped(m, 0, owner=4) for _ in range(blocks * 512)]
+    for p in ps:
+        if p is not None:
+            m.free_pages(p, 0)
+    movable = []
+    while (p := m.alloc_pages(G.GFP_HIGHUSER_MOVABLE | G.__GFP_NOWARN, 0)) is not None:
+        movable.append(p)
+    for p in movable[::free_every]:
+        m.free_pages(p, 0)
+    m.drain_all_pages()
+    before = dict(m.alloc.stats)
+    mixed0, pol0 = mixed_pageblocks(m)
+    fails = sum(m.alloc_pages(G.GFP_KERNEL, 0) is None for _ in range(requests))
+    mixed, pol = mixed_pageblocks(m)
+    out: dict[str, Value] = {k: m.alloc.stats[k] - before[k]
+                             for k in ("steal", "claim_block", "extfrag_fragmenting", "flip_to_mapped")}
+    out["failures"] = fails
+    out["polluted_movable_pageblocks_added"] = pol - pol0
+    out["mixed_pageblocks_added"] = mixed - mixed0
+    return out
+
+
+def steal_note(quick: bool) -> Section:
+    blocks, req = (8, 1024) if quick else (16, 4096)
+    sec = Section("steal", "The patch's note: __rmqueue_steal() runs before __rmqueue_direct_map()",
+                  f"unmapped-v2, 256 MiB, 1 CPU: {blocks} pageblocks flipped to unmapped and freed "
+                  f"(free but unmapped); movable memory filled with order-0 pages, one in N freed "
+                  f"(N=4: movable blocks a quarter free; N=2: half free); then {req} mapped "
+                  f"GFP_KERNEL order-0 requests. flip_order: after_steal (as posted), "
+                  f"before_steal, before_claim.")
+    labels, cols = [], []
+    for n in (4, 2):
+        for pos in ("after_steal", "before_steal", "before_claim"):
+            labels.append(f"{pos} N={n}")
+            cols.append(_after_unmapped_use(pos, n, blocks, req))
+    sec.tables.append(("", _table("steal", labels, cols)))
+    a, b = cols[0], cols[1]
+    sec.answer = (f"As posted, {req} mapped requests steal {a['steal']} pages into movable "
+                  f"blocks ({a['polluted_movable_pageblocks_added']} movable pageblocks newly "
+                  f"polluted) and flip {a['flip_to_mapped']} of the {blocks} idle unmapped blocks "
+                  f"back; flipping before the steal steals {b['steal']}, pollutes "
+                  f"{b['polluted_movable_pageblocks_added']} and flips {b['flip_to_mapped']}.")
+    return sec
+
+
+# ------------------------------------------------------------------------------ E1
+
+def e1_flush(quick: bool) -> Section:
+    scale = 0.125 if quick else 1.0
+    sec = Section("e1", "E1: how well is the flush cost amortised?",
+                  f"secretmem (processes keeping keys in memfd_secret() memory), scale {scale:g}, "
+                  f"seed as built in; per-folio-zap (today's secretmem) vs the 2023 cache vs v2 "
+                  f"vs v4, and v2 with 16 CPUs (IPIs scale with CPUs).")
+    vs = [parse_variant(p) for p in ("per-folio-zap", "unmapped-cache-2023", "unmapped-v2",
+                                     "unmapped-v4")] + [Variant("unmapped-v2 16 CPUs", UNMAPPED_V2)]
+    cols, _, _ = _scenario_cols("secretmem", vs, scale, 2000, [None] * 4 + [{"cpus": 16}])
+    for c in cols:
+        up = max(1, _int(c["unmapped_pages_allocated"]))
+        secs = max(1e-9, float(c["model_seconds"] or 0))
+        flip_cost = sum(float(c[k] or 0) for k in ("cost_flips_us", "cost_tlb_full_flushes_us",
+                                                   "cost_ipis_us", "cost_cpa_calls_us",
+                                                   "cost_cpa_splits_us"))
+        c["flips_per_1e6_unmapped_pages"] = round(1e6 * (_int(c["flips_to_unmapped"])) / up, 1)
+        c["full_flushes_per_s"] = round(_int(c["tlb_flush_full"]) / secs, 2)
+        c["ipis_per_s"] = round(_int(c["tlb_ipis"]) / secs, 2)
+        c["flush_and_cpa_ns_per_unmapped_page"] = round(1000 * flip_cost / up, 1)
+        c["mean_cost_ns_per_alloc"] = round(1000 * float(c["cost_total_us"] or 0)
+                                            / max(1, _int(c["allocs"])), 1)
+    rows = ["unmapped_pages_allocated", "model_seconds", "flips_to_unmapped", "tlb_flush_ranged",
+            "tlb_flush_full", "tlb_ipis", "flips_per_1e6_unmapped_pages", "full_flushes_per_s",
+            "ipis_per_s", "flush_and_cpa_ns_per_unmapped_page", "mean_cost_ns_per_alloc",
+            "directmap_splits_2m", "cost_total_us"]
+    sec.tables.append(("", _table("e1", [v.label for v in vs], _pick(cols, rows), rows)))
+    z, _, v2, v4, v16 = cols
+    sec.answer = (f"Well amortised: v2 flips {v2['flips_per_1e6_unmapped_pages']} blocks per 10^6 "
+                  f"unmapped pages, {v2['flush_and_cpa_ns_per_unmapped_page']} ns of flush+CPA "
+                  f"per unmapped page ({v16['flush_and_cpa_ns_per_unmapped_page']} with 16 CPUs) "
+                  f"vs {z['flush_and_cpa_ns_per_unmapped_page']} ns for per-folio zapping.")
+    sec.notes.append("Latency percentiles (p99) are not measured: the model charges cost per "
+                     "counter, not per request; mean_cost_ns_per_alloc is the run's modelled "
+                     "allocator time divided by its allocations.")
+    return sec
+
+
+# ------------------------------------------------------------------------------ E3 / E4
+
+def e3_ratchet(quick: bool) -> Section:
+    scale = 0.0625 if quick else 0.5
+    sec = Section("e3", "E3: the unmapped-pool ratchet: are free unmapped blocks given back?",
+                  f"vm-host, scale {scale:g}: VMs stop (their blocks stay free and unmapped), a "
+                  f"kernel burst needs mapped memory, more VMs start under pressure; samples every "
+                  f"1000 requests. Columns: v2, v4, v2 flipping before the steal.")
+    vs = [parse_variant(p) for p in ("unmapped-v2", "unmapped-v4", "unmapped-v2+flip_order=before_steal")]
+    cols, samples, _ = _scenario_cols("vm-host", vs, scale, 1000)
+    for c, smp in zip(cols, samples):
+        c["free_unmapped_pages_max"] = max(s["free_unmapped_pages"] for s in smp)
+        c["free_unmapped_pages_end"] = smp[-1]["free_unmapped_pages"]
+        c["stranded_share_max_pct"] = round(max(100 * s["free_unmapped_pages"] / max(1, s["free_pages"])
+                                                for s in smp), 1)
+        c["stranded_share_end_pct"] = round(100 * smp[-1]["free_unmapped_pages"]
+                                            / max(1, smp[-1]["free_pages"]), 1)
+        c["steals_while_unmapped_block_free"] = sum(
+            b["steal"] - a["steal"] for a, b in zip(smp, smp[1:]) if a["free_unmapped_pages"] >= 512)
+    rows = ["flips_to_unmapped", "flips_to_mapped", "free_unmapped_pages_max",
+            "free_unmapped_pages_end", "stranded_share_max_pct", "stranded_share_end_pct",
+            "steals_while_unmapped_block_free", "steal", "alloc_failures", "pgscan_direct"]
+    sec.tables.append(("", _table("e3", [v.label for v in vs], _pick(cols, rows), rows)))
+    v2, _, early = cols
+    sec.answer = (f"Partly: v2 maps {v2['flips_to_mapped']} of {v2['flips_to_unmapped']} flipped "
+                  f"blocks back, but up to {v2['stranded_share_max_pct']} % of free memory sits "
+                  f"free-but-unmapped and {v2['steals_while_unmapped_block_free']} pages are stolen "
+                  f"while a whole unmapped block is free (flip-before-steal: "
+                  f"{early['steals_while_unmapped_block_free']}).")
+    sec.notes.append("Movable requests never flip a block back (series.md 2.17 #7): only "
+                     "mapped UNMOVABLE requests do, after smallest/claim/steal fail.")
+    return sec
+
+
+def e4_steal_order(quick: bool) -> Section:
+    scale = 0.0625 if quick else 0.5
+    sec = Section("e4", "E4: steal-before-flip fragmentation on a whole workload",
+                  f"vm-host, scale {scale:g}, unmapped-v2 with flip_order after_steal (posted), "
+                  f"before_steal, before_claim; samples every 1000 requests.")
+    vs = [parse_variant(f"unmapped-v2+flip_order={p}") for p in ("after_steal", "before_steal", "before_claim")]
+    cols, _, _ = _scenario_cols("vm-host", vs, scale, 1000)
+    rows = ["mixed_pageblocks_end", "mixed_pageblocks_max", "polluted_movable_pageblocks_end",
+            "extfrag", "extfrag_fragmenting", "steal", "claim_block", "flips_to_unmapped",
+            "flips_to_mapped", "free_order9_blocks_mapped_mean", "free_order9_blocks_mapped_min",
+            "failures order=9", "alloc_failures", "compact_stall"]
+    for c in cols:
+        c.setdefault("failures order=9", 0)
+    sec.tables.append(("", _table("e4", [v.label for v in vs], _pick(cols, rows), rows)))
+    a, b, c = cols
+    sec.answer = (f"Fragmenting steals {a['extfrag_fragmenting']} (posted) vs "
+                  f"{b['extfrag_fragmenting']} (before_steal) vs {c['extfrag_fragmenting']} "
+                  f"(before_claim); mixed pageblocks at the end {a['mixed_pageblocks_end']} / "
+                  f"{b['mixed_pageblocks_end']} / {c['mixed_pageblocks_end']}; order-9 "
+                  f"failures {a['failures order=9']} / {b['failures order=9']} / "
+                  f"{c['failures order=9']}.")
+    sec.notes.append("THP success rate is read as order-9 failures and free mapped order-9 "
+                     "blocks (vm-host's guest memory asks order 9); ALLOC_NOFRAGMENT/defrag_mode "
+                     "variations are not run here.")
+    return sec
+
+
+# ------------------------------------------------------------------------------ E8 / E9
+
+def e8_directmap(quick: bool) -> Section:
+    scale = 0.125 if quick else 1.0
+    sec = Section("e8", "E8: direct-map fragmentation vs the alternatives",
+                  f"secretmem, scale {scale:g}: per-folio-zap (today), unmapped-cache-2023 as "
+                  f"posted and fixed (whole block unmapped), unmapped-v2. TLB-reach proxy: leaf "
+                  f"entries needed to cover the direct map (4k/4 + 2M/2048 + 1G/1048576 of the kB).")
+    vs = [parse_variant(p) for p in ("per-folio-zap", "unmapped-cache-2023",
+                                     "unmapped-cache-2023+cache_unmap_whole_block=true", "unmapped-v2")]
+    cols, _, _ = _scenario_cols("secretmem", vs, scale, 1000)
+    for c in cols:
+        for when in ("end", "worst"):
+            c[f"tlb_reach_entries_{when}"] = (_int(c[f"directmap_4k_kb_{when}"]) // 4
+                                              + _int(c[f"directmap_2m_kb_{when}"]) // 2048
+                                              + _int(c[f"directmap_1g_kb_{when}"]) // 1048576)
+    rows = ["directmap_4k_kb_end", "directmap_2m_kb_end", "directmap_1g_kb_end",
+            "directmap_4k_kb_worst", "directmap_2m_kb_worst", "directmap_1g_kb_worst",
+            "directmap_splits_2m", "directmap_splits_1g", "pagetable_pages",
+            "tlb_reach_entries_end", "tlb_reach_entries_worst", "tlb_flush_full", "tlb_ipis",
+            "security_exposures", "cost_total_us"]
+    sec.tables.append(("", _table("e8", [v.label for v in vs], _pick(cols, rows), rows)))
+    z, c1, c2, v2 = cols
+    sec.answer = (f"Freetype pageblocks keep the direct map intact ({v2['directmap_splits_2m']} 2M "
+                  f"splits, {v2['tlb_reach_entries_worst']} leaf entries at worst) where per-folio "
+                  f"zapping splits {z['directmap_splits_2m']} 2M pages ({z['tlb_reach_entries_worst']} "
+                  f"entries) and the 2023 cache {c1['directmap_splits_2m']} as posted, "
+                  f"{c2['directmap_splits_2m']} fixed.")
+    return sec
+
+
+def e9_recursion(quick: bool) -> Section:
+    memory = "6G" if quick else "16G"
+    sec = Section("e9", "E9: recursion of page-table allocation during a flip",
+                  f"unmapped-v2 on {memory} (1G direct-map leaves), 4 CPUs: mapped memory filled "
+                  f"with pinned order-9 and order-0 GFP_KERNEL blocks until allocation fails, then "
+                  f"one order-9 block freed in every 1 GiB, then one order-9 unmapped request per freed block "
+                  f"(each flip splits a 1G leaf and needs a page-table page from nearly "
+                  f"exhausted mapped memory). Columns: error path as posted vs the fix.")
+    labels, cols = [], []
+    for path in ("free_requested_ft", "restore"):
+        m = Machine(memory=memory, cpus=4, profile=with_knobs(UNMAPPED_V2, flip_error_path=path),
+                    thp=False)
+        nowait = G.GFP_NOWAIT | G.__GFP_NOWARN
+        big: list[int] = []
+        while (p := m.alloc_pages(nowait, 9)) is not None:
+            big.append(p)
+        while m.alloc_pages(nowait, 0) is not None:
+            pass
+        freed: dict[int, int] = {}
+        for p in big:
+            freed.setdefault(p >> 18, p)
+        for p in freed.values():
+            m.free_pages(p, 9)
+        before = dict(m.alloc.stats)
+        pt0 = m.directmap.stats["pgtable_pages_allocated"]
+        fails = sum(_unmapped(m, 9, owner=3) is None for _ in range(len(freed)))
+        flips = m.alloc.stats["flip_to_unmapped"] - before["flip_to_unmapped"]
+        pt = m.directmap.stats["pgtable_pages_allocated"] - pt0
+        err: str = "held"
+        try:
+            m.check()
+        except InvariantError as e:
+            err = "violated: " + str(e).split("\n")[0][:60]
+        labels.append(f"error path {path}")
+        cols.append({"unmapped_requests": len(freed), "failures": fails, "flips_to_unmapped": flips,
+                     "flip_max_depth": m.alloc.stats["flip_max_depth"],
+                     "pagetable_pages": pt, "pagetable_pages_per_flip": round(pt / flips, 2) if flips else None,
+                     "directmap_splits_1g": m.directmap.stats["direct_map_level3_splits"],
+                     "flip_cpa_errors": m.alloc.stats["flip_cpa_error"] - before["flip_cpa_error"],
+                     "invariants": err})
+    sec.tables.append(("", _table("e9", labels, cols)))
+    a = cols[0]
+    sec.answer = (f"Bounded: the deepest nesting of flip -> page-table allocation -> flip is "
+                  f"{a['flip_max_depth']}, with {a['pagetable_pages_per_flip']} page-table pages "
+                  f"per flip ({a['flips_to_unmapped']} flips, {a['flip_cpa_errors']} CPA errors).")
+    sec.notes.append("Large-page re-collapse is not modelled (the series never re-collapses), so "
+                     "its effect on the bound is not measured.")
+    return sec
+
+
+# ------------------------------------------------------------------------------ E10
+
+def e10_atomic(quick: bool) -> Section:
+    n = 2000 if quick else 20000
+    sec = Section("e10", "E10: atomic (ALLOC_NOBLOCK) users",
+                  f"unmapped-v2, 256 MiB, 2 CPUs. (a) {n} seeded order-0 unmapped requests (live "
+                  f"set up to 1500, 45 % frees), a share of them GFP_ATOMIC|__GFP_UNMAPPED (no "
+                  f"direct reclaim: ALLOC_NOBLOCK cannot flip). (b) 75 % of memory flipped to "
+                  f"unmapped by one user and freed, then mapped GFP_ATOMIC order-0 requests for "
+                  f"half of memory.")
+    labels, cols = [], []
+    for share in (0.1, 0.5, 1.0):
+        m = Machine(memory="256M", cpus=2, profile=UNMAPPED_V2, thp=False)
+        rnd = random.Random(10)
+        live: list[int] = []
+        att = fail = 0
+        for _ in range(n):
+            if len(live) >= 1500 or (live and rnd.random() < 0.45):
+                m.free_pages(live.pop(rnd.randrange(len(live))), 0, 0)
+                continue
+            atomic = rnd.random() < share
+            p = m.alloc_pages((G.GFP_ATOMIC | G.__GFP_UNMAPPED) if atomic else GFP_UNMAPPED, 0, 0,
+                              owner=3)
+            att += atomic
+            fail += atomic and p is None
+            if p is not None:
+                live.append(p)
+        labels.append(f"unmapped, {int(share * 100)} % atomic")
+        cols.append({"atomic_requests": att, "atomic_failures": fail,
+                     "atomic_failure_pct": round(100 * fail / max(1, att), 1),
+                     "spurious_unmapped_failures": m.metrics()["spurious_unmapped_failures"],
+                     "flips_to_unmapped": m.alloc.stats["flip_to_unmapped"],
+                     "flip_noblock_refused": m.alloc.stats["flip_noblock_refused"]})
+    m = Machine(memory="256M", cpus=2, profile=UNMAPPED_V2, thp=False)
+    total = sum(z.present_pages for z in m.zones)
+    ps = [_unmapped(m, 0, owner=6) for _ in range(total * 3 // 4)]
+    for p in ps:
+        if p is not None:
+            m.free_pages(p, 0)
+    m.drain_all_pages()
+    req = total // 2
+    f2 = sum(m.alloc_pages(G.GFP_ATOMIC | G.__GFP_NOWARN, 0) is None for _ in range(req))
+    labels.append("mapped atomic after unmapped burst")
+    cols.append({"atomic_requests": req, "atomic_failures": f2,
+                 "atomic_failure_pct": round(100 * f2 / req, 1),
+                 "spurious_unmapped_failures": 0,
+                 "flips_to_unmapped": m.alloc.stats["flip_to_unmapped"],
+                 "flip_noblock_refused": m.alloc.stats["flip_noblock_refused"]})
+    sec.tables.append(("", _table("e10", labels, cols)))
+    a, _, c, d = cols
+    sec.answer = (f"Atomic unmapped requests fail whenever no unmapped page is free: "
+                  f"{a['atomic_failure_pct']} % at 10 % atomic, {c['atomic_failure_pct']} % when all "
+                  f"are atomic; mapped GFP_ATOMIC after an unmapped burst fails "
+                  f"{d['atomic_failure_pct']} % although the memory is free (no flip back without "
+                  f"blocking).")
+    sec.notes.append("A reserve of pre-flipped blocks is not modelled, so its benefit is not "
+                     "measured.")
+    return sec
+
+
+# ------------------------------------------------------------------------------ E13
+
+def _cross_merge(flags: bool) -> str:
+    """tests/mm/test_unmapped.py: an unmapped order-9 block freed next to a mapped UNMOVABLE
+    buddy; does an order-10 block spanning both kinds appear?"""
+    m = Machine(memory="256M", cpus=1,
+                profile=with_knobs(UNMAPPED_V2, freetypes_equal="flags" if flags else "migratetype"),
+                thp=False)
+    a = m.alloc
+    u = _unmapped(m, 9)
+    if u is None:
+        return "n/a"
+    buddy = u ^ 512
+    if m.mem.pstate[buddy] != 0x10 | 9:
+        return "n/a (buddy not free)"
+    a.del_page_from_free_list(buddy, a.zone_of(u), 9, m.mem.get_pfnblock_freetype(buddy))
+    a.set_pageblock_migratetype(buddy, 0)
+    m.mem.pstate[buddy] = 0x30 | 9
+    m.free_pages(buddy, 9)
+    m.free_pages(u, 9)
+    return "yes" if m.mem.pstate[u & ~1023] == 0x10 | 10 else "no"
+
+
+def _cross_kind_free_blocks(m: Machine) -> int:
+    """Free order-10 blocks whose two pageblocks disagree on the unmapped flag."""
+    n = 0
+    for z in m.populated_zones():
+        for idx in range(NR_FREETYPE_IDXS):
+            for pfn in m.mem.list_entries(z.buddy_list(10, idx)):
+                b = pfn >> 9
+                n += (m.mem.pb[b] >> 5) != (m.mem.pb[b + 1] >> 5)
+    return n
+
+
+def e13_freetypes_equal(quick: bool) -> Section:
+    scale = 0.0625 if quick else 0.5
+    sec = Section("e13", "E13: freetypes_equal() comparing flags vs only the migratetype",
+                  f"Micro (tests/mm/test_unmapped.py): an unmapped order-9 block freed next to its "
+                  f"free mapped UNMOVABLE buddy. Scenario: vm-host, scale {scale:g}, invariants "
+                  f"checked at the end.")
+    labels = ["flags (correct)", "migratetype (2.1 bug)"]
+    vs = [Variant(labels[0], UNMAPPED_V2),
+          Variant(labels[1], with_knobs(UNMAPPED_V2, freetypes_equal="migratetype"))]
+    cols, _, ms = _scenario_cols("vm-host", vs, scale, 2000)
+    for c, m, flags in zip(cols, ms, (True, False)):
+        c["micro_cross_kind_merge"] = _cross_merge(flags)
+        st = m.contents.stats if m.contents is not None else {}
+        c["unmapped_present_in_direct_map"] = st.get("unmapped_present_in_direct_map", 0)
+        c["unmapped_reachable_by_stale_tlb"] = st.get("unmapped_reachable_by_stale_tlb", 0)
+        c["cross_kind_order10_free_blocks_end"] = _cross_kind_free_blocks(m)
+        try:
+            m.check()
+            c["invariants_at_end"] = "held"
+        except InvariantError as e:
+            c["invariants_at_end"] = "violated: " + str(e).split("\n")[0][:60]
+    rows = ["micro_cross_kind_merge", "cross_kind_order10_free_blocks_end",
+            "unmapped_present_in_direct_map", "unmapped_reachable_by_stale_tlb",
+            "security_exposures", "flips_to_unmapped", "flips_to_mapped", "invariants_at_end"]
+    sec.tables.append(("", _table("e13", labels, _pick(cols, rows), rows)))
+    a, b = cols
+    sec.answer = (f"Comparing only migratetypes merges across kinds: micro merge "
+                  f"{a['micro_cross_kind_merge']} (flags) vs {b['micro_cross_kind_merge']} "
+                  f"(migratetype); in vm-host unmapped pages reachable through the direct map: "
+                  f"{a['unmapped_present_in_direct_map']} vs {b['unmapped_present_in_direct_map']}, "
+                  f"invariants {a['invariants_at_end']} vs {b['invariants_at_end']}.")
+    return sec
+
+
+# ------------------------------------------------------------------------------ driver
+
+SECTIONS: dict[str, Callable[[bool], Section]] = {
+    "q1": q1_zeroing, "q2": q2_no_free_block, "q3": q3_flip_mode, "q4": q4_remainder,
+    "steal": steal_note, "e1": e1_flush, "e3": e3_ratchet, "e4": e4_steal_order,
+    "e8": e8_directmap, "e9": e9_recursion, "e10": e10_atomic, "e13": e13_freetypes_equal,
+}
+
+#: experiments of series.md section 5 not run, and why
+NOT_RUN = {
+    "E2": "covered by Q2 at one pressure level; the sweep over pressure and fragmentation is "
+          "left to `pagealloc sweep` (not built yet)",
+    "E5-E7": "are Q3, Q1 and Q4",
+    "E11": "needs a ground-truth probe of the order check (__zone_watermark_ok) the model does "
+           "not record yet",
+    "E12": "pcp bank sizing knobs (NR_UNMAPPED_PCP_LISTS, unmapped batch) are not profile knobs yet",
+    "E14": "mermap window statistics (mermap_get failures per slot) are not exposed as a run",
+    "E15": "the model is single-threaded: no concurrent flips or scanners during the unlocked window",
+}
+
+
+def run_review(quick: bool = False, only: Sequence[str] | None = None) -> Review:
+    """Run the sections (all, or ``only`` by id) at quick or full size."""
+    ids = list(SECTIONS)
+    if only is not None:
+        bad = [i for i in only if i not in SECTIONS]
+        if bad:
+            raise ValueError(f"--only {','.join(bad)}: unknown section; known: {', '.join(ids)}")
+        ids = [i for i in ids if i in only]
+    return Review(quick, [SECTIONS[i](quick) for i in ids])
+
+
+def render_markdown(rep: Review) -> str:
+    """The review as Markdown (also the terminal output): deterministic for a given size."""
+    out = [f"# Review of `__GFP_UNMAPPED` v2 19/22, measured ({'quick' if rep.quick else 'full'} size)",
+           "",
+           "Generated by `pagealloc review" + (" --quick" if rep.quick else "") + "` "
+           "(pagealloc/experiments/review.py). Each section: the setup, the tables (a column "
+           "per variant; definitions of the rows in pagealloc/experiments/compare.py), and a "
+           "one-line answer computed from the numbers.", "", "## Answers", ""]
+    for s in rep.sections:
+        out.append(f"- **{s.title}**: {s.answer}")
+    out.append("")
+    for s in rep.sections:
+        out += [f"## {s.title}", "", f"Setup: {s.setup}", ""]
+        for name, t in s.tables:
+            if name:
+                out += [f"{name}:", ""]
+            out += ["```", render_table(t).rstrip("\n"), "```", ""]
+        out += [f"**Answer:** {s.answer}", ""]
+        for n in s.notes:
+            out.append(f"Note: {n}")
+        if s.notes:
+            out.append("")
+    out += ["## Not run", ""]
+    for k, why in NOT_RUN.items():
+        out.append(f"- {k}: {why}")
+    return "\n".join(out) + "\n"
+
+
+def write_review(rep: Review, out: str | Path) -> list[Path]:
+    """``review.md``, ``review.json`` (every table) and one CSV per table in ``out``."""
+    d = Path(out)
+    d.mkdir(parents=True, exist_ok=True)
+    paths = [d / "review.md", d / "review.json"]
+    paths[0].write_text(render_markdown(rep))
+    data = {"quick": rep.quick, "sections": [
+        {"id": s.id, "title": s.title, "setup": s.setup, "answer": s.answer, "notes": s.notes,
+         "tables": [{"name": n, **t.as_dict()} for n, t in s.tables]} for s in rep.sections]}
+    paths[1].write_text(json.dumps(data, indent=1, sort_keys=True, default=fmt) + "\n")
+    tdir = d / "review-tables"
+    tdir.mkdir(exist_ok=True)
+    for s in rep.sections:
+        for i, (_, t) in enumerate(s.tables):
+            p = tdir / f"{s.id}-{i + 1}.csv"
+            p.write_text(table_csv(t))
+            paths.append(p)
+    return paths
+
