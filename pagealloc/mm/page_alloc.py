@@ -1447,11 +1447,11 @@ class PageAllocator:
         without ``__GFP_RETRY_MAYFAIL`` stop; ``should_reclaim_retry()``,
         ``should_compact_retry()``, ``defrag_mode``'s last relaxation;
         ``__alloc_pages_may_oom()``; ``nopage:`` ``__GFP_NOFAIL`` keeps trying with
-        ALLOC_MIN_RESERVE; ``warn_alloc()``.
+        ALLOC_MIN_RESERVE; ``warn_alloc()``.  Without the reclaim agents attached (a bare
+        :class:`PageAllocator`, as the trace probes use) the request ends where direct
+        reclaim would begin, after ``should_reclaim_retry()``'s last resort (unreserve a
+        highatomic block, retry once).
         """
-        reclaim = self.reclaim
-        if reclaim is None:
-            return self.alloc_pages_slowpath_no_pressure(gfp, order, ac)
         from pagealloc.mm import compaction as C
         can_direct_reclaim = bool(gfp & GFP_DIRECT_RECLAIM_BIT)
         can_compact = can_direct_reclaim and bool(gfp & GFP_IO_FLAG)
@@ -1497,6 +1497,12 @@ class PageAllocator:
                     alloc_flags &= ~ALLOC_NOFRAGMENT
                     continue
                 break                                        # goto nopage
+            if self.reclaim is None:
+                # a bare PageAllocator (the trace probes): no reclaim or compaction agents,
+                # so the request ends at should_reclaim_retry()'s last resort
+                if self.unreserve_highatomic_pageblock(ac, True):
+                    return self.get_page_from_freelist(gfp, order, alloc_flags, ac)
+                break
             if try_isolate_migrate:
                 # on_no_block=isolate_migrate (the reviewer's alternative, see
                 # page_isolation.isolate_migrate_for_flip): once per slow path, make a
@@ -1720,52 +1726,6 @@ class PageAllocator:
         self.log.append(text)
         if self.sink is not None:
             self.sink("console", self.cpu, cast(tuple[int, ...], (text,)))
-
-    def alloc_pages_slowpath_no_pressure(self, gfp: int, order: int, ac: AllocContext) -> int:
-        """``__alloc_pages_slowpath()`` (7.2) without reclaim and compaction attached (a bare
-        :class:`PageAllocator`, as the trace probes use): up to where direct reclaim begins.
-
-        In order: ``gfp_to_alloc_flags()``; at ``retry:`` wake kswapd and try the freelists
-        at the min watermark with reserve access (high-order atomic reservations happen
-        here); ``__gfp_pfmemalloc_flags()`` (only ``__GFP_MEMALLOC`` applies: the model has
-        no PF_MEMALLOC tasks or OOM victims); the one immediate retry after dropping cpuset
-        or watermark restrictions (``can_retry_reserves``); callers that cannot reclaim
-        fail, except that ``defrag_mode`` first retries without ``ALLOC_NOFRAGMENT``.
-        Direct reclaim, direct compaction, the retry heuristics and OOM are the
-        memory-pressure model's part; until it is attached the request ends after
-        ``should_reclaim_retry()``'s last resort: unreserve a highatomic block, retry once.
-        """
-        can_direct_reclaim = bool(gfp & GFP_DIRECT_RECLAIM_BIT)
-        alloc_flags = G.gfp_to_alloc_flags(gfp, order, self.has_cma, bool(self.defrag_mode))
-        if self.unmapped in ("v2", "v4") and not can_direct_reclaim:
-            alloc_flags |= ALLOC_NOBLOCK
-        can_retry_reserves = True
-        while True:                                          # retry:
-            if alloc_flags & ALLOC_KSWAPD:
-                self.wake_all_kswapds(order, gfp, ac)
-            page = self.get_page_from_freelist(gfp, order, alloc_flags, ac)
-            if page != NIL:
-                return page
-            reserve_flags = 0
-            if gfp & GFP_MEMALLOC_BIT and not (gfp & GFP_NOMEMALLOC_BIT):
-                reserve_flags = ALLOC_NO_WATERMARKS
-            if reserve_flags:
-                alloc_flags = G.gfp_to_alloc_flags_cma(gfp, reserve_flags, self.has_cma) | \
-                    (alloc_flags & ALLOC_KSWAPD)
-            if not (alloc_flags & ALLOC_CPUSET) or reserve_flags:
-                if can_retry_reserves:
-                    can_retry_reserves = False
-                    continue
-            if not can_direct_reclaim:
-                if self.defrag_mode and alloc_flags & ALLOC_NOFRAGMENT and \
-                        gfp & GFP_KSWAPD_RECLAIM_BIT:
-                    alloc_flags &= ~ALLOC_NOFRAGMENT
-                    continue
-                return NIL
-            break
-        if self.unreserve_highatomic_pageblock(ac, True):
-            return self.get_page_from_freelist(gfp, order, alloc_flags, ac)
-        return NIL
 
     # ------------------------------------------------------------------ freeing
     def _free_one_page(self, pfn: int, zone: Zone, order: int, mt: int, fpi: int) -> None:
