@@ -22,6 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from pagealloc.machine import Machine
 from pagealloc.mm import gfp as G
 from pagealloc.mm.page_isolation import alloc_contig_range, free_contig_range
+from pagealloc.profiles import UNMAPPED_V4, with_knobs
 
 BIG = os.environ.get("PAGEALLOC_STRESS") == "1"
 NORETRY = G.__GFP_NORETRY          # (module level: no name mangling inside the class)
@@ -135,3 +136,60 @@ PressureMachine.TestCase.settings = settings(
     max_examples=200 if BIG else 12, stateful_step_count=40 if BIG else 25, deadline=None,
     suppress_health_check=[HealthCheck.too_slow])
 TestPressure = PressureMachine.TestCase
+
+
+class UnmappedPressureMachine(PressureMachine):
+    """The same under the series (unmapped-v4 with a random ``on_no_block`` variant): unmapped
+    allocations of orders 0-2 for two users join the mix, so flips both ways, compaction for
+    unmapped requests and isolate-and-migrate run under memory pressure; the security
+    invariants (no unmapped page reachable through the direct map or a stale TLB entry, no
+    exposure) are part of ``m.check()``."""
+
+    def __init__(self) -> None:
+        RuleBasedStateMachine.__init__(self)
+        self.handles = []
+        self.plain = []
+        self.boot_free = 0
+        self.unmapped: list[tuple[int, int]] = []
+        self.m = Machine(memory="64M", cpus=2, swap="8M", profile=UNMAPPED_V4)
+
+    @initialize(knob=st.sampled_from(["fail", "compact", "isolate_migrate"]))
+    def boot(self, knob: str) -> None:  # type: ignore[override]
+        self.m = Machine(memory="64M", cpus=2, swap="8M",
+                         profile=with_knobs(UNMAPPED_V4, on_no_block=knob))
+        self.m.alloc.step_check = self.m.check
+        self.m.drain_all_pages()
+        self.boot_free = self.m.nr_free_pages()
+
+    @rule(order=st.sampled_from([0, 0, 1, 2]), user=st.integers(2, 3), n=st.integers(1, 300))
+    def alloc_unmapped(self, order: int, user: int, n: int) -> None:
+        for _ in range(n):
+            pfn = self.m.alloc_pages("GFP_KERNEL", order, 0, unmapped=True, owner=user)
+            if pfn is None:
+                break
+            self.unmapped.append((pfn, order))
+
+    @precondition(lambda self: self.unmapped)
+    @rule(data=st.data(), n=st.integers(1, 300))
+    def free_unmapped(self, data: st.DataObject, n: int) -> None:
+        for _ in range(min(n, len(self.unmapped))):
+            i = data.draw(st.integers(0, len(self.unmapped) - 1))
+            pfn, order = self.unmapped.pop(i)
+            self.m.free_pages(pfn, order)
+
+    @invariant()
+    def no_exposure(self) -> None:
+        assert self.m.metrics()["security_exposures"] == 0 or \
+            not self.m.profile.zero_on_map_back
+
+    def teardown(self) -> None:
+        for pfn, order in self.unmapped:
+            self.m.free_pages(pfn, order)
+        self.unmapped = []
+        super().teardown()
+
+
+UnmappedPressureMachine.TestCase.settings = settings(
+    max_examples=100 if BIG else 6, stateful_step_count=40 if BIG else 20, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow])
+TestUnmappedPressure = UnmappedPressureMachine.TestCase
