@@ -180,7 +180,7 @@ def q2_no_free_block(quick: bool) -> Section:
     memory, blocks = ("128M", 2) if quick else ("512M", 16)
     sec = Section("q2", "Q2: unmapped requests when no whole free pageblock exists",
                   f"unmapped-v4 on {memory}, 1 CPU: memory filled with movable anon pages, three "
-                  f"in four freed (a quarter... three quarters free, no whole free block); then "
+                  f"in four freed (three quarters of memory free, none of it a whole free block); then "
                   f"{blocks * 512} order-0 unmapped GFP_KERNEL requests ({blocks} pageblocks' "
                   f"worth). on_no_block: fail (v2: no compaction for order 0), compact (v4 "
                   f"24/26: direct compaction at pageblock order), isolate_migrate (the "
