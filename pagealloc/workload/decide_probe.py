@@ -263,6 +263,32 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
             jf = last_free.pop(ev.fields["pfn"], None)
             if jf is not None and ev.name == "mm_page_alloc_zone_locked" and interval_events[jf].softirq:
                 to_buddy.add(id(interval_events[jf]))
+    # runs of consecutive order-0 frees of contiguous PFNs by one task in task context with
+    # preempt depth 0 and no batched partner: 7.2's vfree through free_pages_bulk() (see the
+    # mm_page_free branch)
+    contig_run: dict[int, tuple[int, int]] = {}
+    if m.profile.kernel == "7.2":
+        i = 0
+        n_ev = len(interval_events)
+        while i < n_ev:
+            ev = interval_events[i]
+            j = i
+            # (preempt depth 0: vfree runs in task context; page-table and other single
+            # frees under a lock show depth >= 1 and reach the pcp list one by one)
+            if ev.name == "mm_page_free" and ev.fields["order"] == 0 and ev.flags[3:4] == "." \
+                    and not ev.softirq and i not in skip:
+                while j + 1 < n_ev:
+                    nx = interval_events[j + 1]
+                    if not (nx.name == "mm_page_free" and nx.fields["order"] == 0
+                            and nx.pid == ev.pid and nx.flags[3:4] == "." and not nx.softirq
+                            and j + 1 not in skip
+                            and nx.fields["pfn"] == interval_events[j].fields["pfn"] + 1):
+                        break
+                    j += 1
+            if j > i:
+                for q in range(i, j + 1):
+                    contig_run[q] = (i, j)
+            i = j + 1
     # per PFN, the (index, event) sequence of the events naming it: lookahead for the
     # event-less bulk allocations (see the mm_page_alloc branch)
     by_pfn: dict[int, list[tuple[int, str, int]]] = {}
@@ -475,6 +501,33 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
                     stats["kernel_page_not_free_in_model"] += 1
             if follow_drains and k_refill != model_refill:
                 repair_refill(model_refill, k_refill, k, order, f["migratetype"])
+        elif ev.name == "mm_page_free" and i in contig_run:
+            # 7.2 vfree -> free_pages_bulk() -> __free_contig_range(): each page is traced
+            # by free_pages_prepare(), then free_prepared_contig_range() frees the run in
+            # naturally aligned chunks with no further event (traces README 9.2)
+            start, end = contig_run[i]
+            if i != end:
+                continue
+            pfns = [interval_events[q].fields["pfn"] for q in range(start, end + 1)]
+            if all(m.mem.pstate[q] == PS_ALLOC for q in pfns):
+                pfn, left = pfns[0], len(pfns)
+                while left:
+                    o = min((pfn & -pfn).bit_length() - 1 if pfn else 10, left.bit_length() - 1, 10)
+                    kind = m.mem.pkind[pfn] & ~KIND_COMPOUND
+                    m.mem.pstate[pfn + 1:pfn + (1 << o)] = bytes((1 << o) - 1)
+                    m.mem.pkind[pfn + 1:pfn + (1 << o)] = bytes((1 << o) - 1)
+                    m.mem.pstate[pfn] = PS_ALLOC | o
+                    m.mem.pkind[pfn] = kind
+                    m.alloc.free_frozen_pages(pfn, o, 0)
+                    stats["free_contig_chunk_order%d" % o] += 1
+                    pfn += 1 << o
+                    left -= 1 << o
+            else:
+                for q in pfns:
+                    how = prepare_free(m, q, 0, pending_vfree)
+                    stats["free_" + how] += 1
+                    if how in ("ok", "split", "coalesce"):
+                        m.alloc.free_frozen_pages(q, 0, 0)
         elif ev.name == "mm_page_free":
             if ev.softirq and ev.flags[3:4].isdigit() and int(ev.flags[3]) >= 2:
                 # README 9.5: every pcp-skipping free seen had preempt depth >= 2
