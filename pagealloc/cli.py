@@ -410,7 +410,50 @@ def make_parser() -> argparse.ArgumentParser:
     sp.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command to trace")
     sp.set_defaults(func=cmd_capture)
     _add_experiment_parsers(sub)
+    _add_explain_parser(sub, machine_opts)
     return p
+
+
+def _add_explain_parser(sub: Any, machine_opts: Any) -> None:
+    """``pagealloc explain`` (pagealloc.experiments.explain)."""
+    sp = sub.add_parser("explain", help="step through one allocation and print the kernel "
+                        "functions it ran, the lists, fallbacks, flips and the resulting PFN")
+    sp.add_argument("gfp", metavar="GFP", help="GFP flags, e.g. GFP_KERNEL or 'GFP_HIGHUSER_MOVABLE'")
+    sp.add_argument("--order", type=int, default=0, help="allocation order (default 0)")
+    sp.add_argument("--cpu", type=int, default=0, help="CPU of the request (default 0)")
+    sp.add_argument("--unmapped", action="store_true",
+                    help="ALLOC_UNMAPPED (profile unmapped-v4; v2 uses __GFP_UNMAPPED in GFP)")
+    sp.add_argument("--scenario", metavar="NAME|FILE",
+                    help="start from a scenario (built-in name or file) run for --after events")
+    sp.add_argument("--after", type=int, default=1000, metavar="N",
+                    help="with --scenario: events to run first (default 1000)")
+    sp.add_argument("--json", action="store_true", help="the steps as a JSON object")
+    machine_opts(sp)
+    sp.set_defaults(func=cmd_explain)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from pagealloc.experiments.explain import explain_alloc, machine_after_scenario
+    if args.order < 0 or args.order > 10:
+        raise UsageError(f"--order {args.order}: not in 0..10")
+    if args.scenario:
+        if args.snapshot:
+            raise UsageError("--scenario and --snapshot: give one starting state")
+        machine_items, knobs = _split_knobs(args.set or [])
+        profile: Any = args.profile
+        if knobs:
+            profile = with_knobs(get_profile(profile or "linux-7.2"), **knobs)
+        m = machine_after_scenario(args.scenario, args.after, profile, _parse_set(machine_items))
+    else:
+        m = build_machine(args)
+    try:
+        gfp = m.parse_gfp(args.gfp)
+    except GfpParseError as e:
+        raise UsageError(f"GFP: {e}") from None
+    ex = explain_alloc(m, gfp if args.gfp.strip().startswith("0") else args.gfp,
+                       args.order, args.cpu, args.unmapped)
+    sys.stdout.write(ex.to_json() if args.json else ex.render())
+    return 0
 
 
 def _add_experiment_parsers(sub: Any) -> None:
@@ -550,6 +593,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         for r in out["intervals"]:  # type: ignore[attr-defined]
             st = r["stats"]
             print(f"dump {r['dump']}: allocs={st.get('allocs', 0)} match_rate={r['match_rate']}")
+            bp = r.get("by_path", {})
+            paths = sorted({k.split(":")[0] for k in bp})
+            print("    by path: " + ", ".join(
+                f"{q} {bp.get(q + ':match', 0)}/{bp[q + ':n']}" for q in paths))
             for line in r["first_misses"][:5]:
                 print(f"    miss {line}")
             if "state_at_next_dump" in r:
