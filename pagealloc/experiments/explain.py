@@ -113,6 +113,7 @@ class _Probes:
         self.bulk: dict[str, int] | None = None   # rmqueue_bulk(): per-source page counts
         self.gpff_flags = -1
         self.seen: set[str] = set()
+        self.in_flip = 0
         self.installed: list[str] = []
 
     # -------------------------------------------------------------- plumbing
@@ -165,8 +166,10 @@ class _Probes:
     def p_get_page_from_freelist(self, orig: Callable[..., int], gfp: int, order: int,
                                  alloc_flags: int, ac: Any) -> int:
         zl = ", ".join(z.name for z in ac.zonelist[ac.preferred:] if z.idx <= ac.highest_zoneidx)
+        nested = "a page-table page for the direct-map split (nested allocation): " \
+            if self.in_flip else ""
         self.add("get_page_from_freelist",
-                 f"walk zonelist [{zl}] with {G.show_alloc_flags(alloc_flags)}",
+                 f"{nested}walk zonelist [{zl}] with {G.show_alloc_flags(alloc_flags)}",
                  alloc_flags=G.show_alloc_flags(alloc_flags), zonelist=zl)
         saved = self.gpff_flags
         self.gpff_flags = alloc_flags
@@ -411,10 +414,12 @@ class _Probes:
         self.add("__rmqueue_direct_map", f"zone {zone.name}: no {freetype_name(ft)} block: try to "
                  f"flip a whole free {freetype_name(other)} block (the series)")
         saved, self.bulk = self.bulk, None
+        self.in_flip += 1
         try:
             page: int = self.nested(lambda: orig(zone, request_order, alloc_flags, ft))
         finally:
             self.bulk = saved
+            self.in_flip -= 1
         d = {k: v - before.get(k, 0) for k, v in stats.items() if v != before.get(k, 0)}
         flips = [e for e in self.events_since(ev0) if e[0] == "flip_direct_map"]
         if flips:
