@@ -200,6 +200,7 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
     m.alloc.trace_drains = follow_drains
     stats: collections.Counter[str] = collections.Counter()
     by_order: collections.Counter[str] = collections.Counter()
+    by_path: collections.Counter[str] = collections.Counter()
     kernel_refill: list[int] = []
     pending_vfree: dict[int, set[int]] = {}
     first_misses: list[str] = []
@@ -361,6 +362,26 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
             pcp.count += 1 << order
             stats["refill_pages_taken"] += 1
 
+    def describe(q: int, order: int) -> str:
+        """Where the model held page ``q`` when the kernel handed it out."""
+        head, horder, st = covering_block(m, q)
+        if head == NIL:
+            return "unknown"
+        where = {PS_PCP: "on a pcp list", PS_BUDDY: "free in the buddy lists",
+                 PS_ALLOC: "allocated"}.get(st, "elsewhere")
+        if st == PS_PCP:
+            mem = m.mem
+            lid = mem.plist[head]
+            pos = 0
+            x = mem.lhead[lid]
+            while x != NIL and x != head and pos < 4096:
+                x = mem.nxt[x]
+                pos += 1
+            where += f" at position {pos}"
+        elif st == PS_BUDDY:
+            where += f" (order-{horder} block {head:#x})"
+        return where
+
     def give_back(p: int, order: int, req_mt: int) -> None:
         """Undo the model's allocation of ``p`` where it came from."""
         m.mem.pstate[p] = 0
@@ -489,12 +510,25 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
             key = f"order{order}/mt{f['migratetype']}"
             by_order[key + ":n"] += 1
             stats["allocs"] += 1
+            # the model's path: a pcp hit, a pcp refill (rmqueue_bulk), the buddy lists
+            # (rmqueue_buddy) or a fallback (claim/steal: an extfrag event), or it failed
+            names = [n_ for (n_, _c, _a) in rec.events]
+            path = ("failed" if p == NIL else "fallback" if "mm_page_alloc_extfrag" in names
+                    else "pcp_refill" if model_refill
+                    else "buddy" if "mm_page_alloc_zone_locked" in names else "pcp")
+            by_path[path + ":n"] += 1
             if p == k:
                 stats["match"] += 1
                 by_order[key + ":match"] += 1
+                by_path[path + ":match"] += 1
             else:
                 if len(first_misses) < 10:
-                    first_misses.append(f"line {ev.lineno}: kernel {k:#x} model {p:#x} order {order} gfp {f['gfp_flags']:#x}")
+                    kz = m.alloc.zone_of(k).name if 0 <= k < m.mem.max_pfn else "?"
+                    mz = m.alloc.zone_of(p).name if p != NIL else "-"
+                    first_misses.append(
+                        f"line {ev.lineno}: kernel {k:#x} ({kz}) model {p:#x} ({mz}, via {path}) "
+                        f"order {order} gfp {f['gfp_flags']:#x}; the kernel's page was "
+                        f"{describe(k, order)} in the model")
                 if p != NIL:
                     give_back(p, order, f["migratetype"])
                 if not take_page(m, k, order):
@@ -555,6 +589,7 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
         "capture": str(capture), "dump": dump_id, "events": len(interval_events),
         "match_rate": round(rate, 4),
         "stats": dict(stats), "by_order": dict(sorted(by_order.items())),
+        "by_path": dict(sorted(by_path.items())),
         "first_misses": first_misses, "first_refill_misses": refill_misses}
     nxt = [snaps[dump_id + 1]] if dump_id + 1 in snaps else []
     if reached_next and not limit and nxt:
