@@ -475,6 +475,8 @@ def _add_experiment_parsers(sub: Any) -> None:
                     help="trace: rewrite requests as in pagealloc replay --what-if")
     sp.add_argument("--limit", type=int, default=0, help="trace: stop after N allocations")
     sp.add_argument("--out", metavar="DIR", help="write compare.csv and compare.json to DIR")
+    sp.add_argument("--plots", metavar="DIR", help="write the plots (PNG) to DIR: metrics, "
+                    "free pages per order, DirectMap, flips and flushes, a pageblock map per column")
     sp.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     sp.set_defaults(func=cmd_compare)
 
@@ -511,10 +513,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     else:
         if args.what_if:
             raise UsageError("--what-if applies to a trace (capture directory)")
+        pageblock_plots: list[Path] = []
+
+        def plot_pageblocks(v: C.Variant, m: Any) -> None:
+            pageblock_plots.append(C.write_pageblock_plot(args.plots, len(pageblock_plots) + 1,
+                                                          v.label, m))
         cmp = C.compare_scenario(args.target, variants, seed=args.seed, scale=args.scale,
-                                 overrides=overrides, every=args.every)
+                                 overrides=overrides, every=args.every,
+                                 on_machine=plot_pageblocks if args.plots else None)
+        for path in pageblock_plots:
+            print(f"# wrote {path}", file=sys.stderr)
     if args.out:
         for path in C.write_outputs(cmp, args.out, "compare"):
+            print(f"# wrote {path}", file=sys.stderr)
+    if args.plots:
+        for path in C.write_plots(cmp, args.plots):
             print(f"# wrote {path}", file=sys.stderr)
     if args.json:
         print(json.dumps(cmp.as_dict(), indent=1, sort_keys=True))

@@ -40,7 +40,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -57,7 +57,7 @@ from pagealloc.profiles import KNOBS, Profile, ProfileError, get_profile, with_k
 
 __all__ = ("Comparison", "Variant", "compare_scenario", "compare_trace", "measure_state",
            "mixed_pageblocks", "parse_knob_value", "parse_variant", "render", "render_table",
-           "write_outputs")
+           "write_outputs", "write_pageblock_plot", "write_plots")
 
 PAGEBLOCK_SHIFT = 9
 Value = int | float | str | None
@@ -148,7 +148,8 @@ def free_unmapped_pages(m: Machine) -> int:
 
 
 def measure_state(m: Machine) -> dict[str, int]:
-    """One sample: free memory, big free blocks, direct map, pollution, flips."""
+    """One sample: free memory, big free blocks, direct map, pollution, flips, TLB flushes,
+    free pages per order (``free_pages_order_N``, summed over the zones)."""
     c = m.directmap.direct_pages_count
     mixed, polluted = mixed_pageblocks(m)
     blocks = sum(z.nr_free_pages_blocks for z in m.zones)
@@ -164,7 +165,10 @@ def measure_state(m: Machine) -> dict[str, int]:
         "flips_to_unmapped": m.alloc.stats["flip_to_unmapped"],
         "flips_to_mapped": m.alloc.stats["flip_to_mapped"],
         "steal": m.alloc.stats["steal"],
-    }
+        "tlb_flush_ranged": m.tlb.stats["flush_ranged"],
+        "tlb_flush_full": m.tlb.stats["flush_full"],
+    } | {f"free_pages_order_{o}": sum(z.nr_free[o] for z in m.zones) << o
+         for o in range(NR_PAGE_ORDERS)}
 
 
 #: metrics copied from :meth:`Machine.metrics` (same names)
@@ -261,7 +265,7 @@ def _sampling_runner(scn: Any, m: Machine, seed: int | None, scale: float, every
 
     class _Runner(ScenarioRunner):
         def sample(self) -> None:
-            out.append(measure_state(self.m))
+            out.append(measure_state(self.m) | {"event": self.n_events})
 
     return _Runner(scn, m, seed=seed, scale=scale, every=every)
 
@@ -303,14 +307,19 @@ def run_scenario_variant(scn: Any, variant: Variant, seed: int | None, scale: fl
 
 def compare_scenario(scenario: str, variants: Sequence[Variant], *, seed: int | None = None,
                      scale: float = 1.0, overrides: Mapping[str, Any] | None = None,
-                     every: int = 1000, params: CostParams = CostParams()) -> Comparison:
-    """Run ``scenario`` (built-in name or TOML file) once per variant."""
+                     every: int = 1000, params: CostParams = CostParams(),
+                     on_machine: Callable[[Variant, Machine], None] | None = None) -> Comparison:
+    """Run ``scenario`` (built-in name or TOML file) once per variant; ``on_machine`` is
+    called with each variant and its machine as the run left it (e.g. to plot it)."""
     from pagealloc.workload.scenario import load_scenario
     scn = load_scenario(scenario).scaled(scale)
     cols: list[dict[str, Value]] = []
     allsamples: list[list[dict[str, int]]] = []
     for v in variants:
-        row, samples, _ = run_scenario_variant(scn, v, seed, scale, overrides, every, params)
+        row, samples, m = run_scenario_variant(scn, v, seed, scale, overrides, every, params)
+        if on_machine is not None:
+            on_machine(v, m)
+        del m       # the next column builds its machine without this one alive
         cols.append(row)
         allsamples.append(samples)
     rows = _ordered_rows(cols)
@@ -394,6 +403,33 @@ def table_csv(cmp: Comparison, rows: Sequence[str] | None = None) -> str:
     for r in (rows if rows is not None else cmp.rows):
         w.writerow([r] + ["" if c.get(r) is None else c.get(r) for c in cmp.columns])
     return buf.getvalue()
+
+
+def write_plots(cmp: Comparison, out: str | Path) -> list[Path]:
+    """The plots of :mod:`pagealloc.report.plots` in ``out``: ``metrics.png`` (a bar per
+    column for each metric that differs) and, for a scenario, the time series of the
+    samples (``free_pages_per_order.png``, ``directmap.png``, ``flips_and_flushes.png``);
+    return the paths written.  The pageblock maps: :func:`write_pageblock_plot`."""
+    from pagealloc.report import plots as P
+    d = Path(out)
+    paths = [P.plot_metric_bars(cmp.labels, cmp.columns, d / "metrics.png",
+                                P.default_bar_metrics(cmp.columns, cmp.rows),
+                                title=f"compare {cmp.target}")]
+    if cmp.samples:
+        runs = dict(zip(cmp.labels, cmp.samples))
+        paths.append(P.plot_free_pages_per_order(runs, d / "free_pages_per_order.png"))
+        paths.append(P.plot_directmap(runs, d / "directmap.png"))
+        paths.append(P.plot_flips_and_flushes(runs, d / "flips_and_flushes.png"))
+    return paths
+
+
+def write_pageblock_plot(out: str | Path, column: int, label: str, m: Machine) -> Path:
+    """``pageblocks_N.png`` in ``out``: the pageblock map of column ``N`` (1-based) as its
+    run left the machine (called from ``compare_scenario(on_machine=...)``, so no machine
+    outlives its column)."""
+    from pagealloc.report.plots import plot_machine_pageblocks
+    return plot_machine_pageblocks(m, Path(out) / f"pageblocks_{column}.png",
+                                   f"pageblocks at the end: {label}")
 
 
 def write_outputs(cmp: Comparison, out: str | Path, stem: str) -> list[Path]:
