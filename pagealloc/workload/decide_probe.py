@@ -264,9 +264,10 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
             jf = last_free.pop(ev.fields["pfn"], None)
             if jf is not None and ev.name == "mm_page_alloc_zone_locked" and interval_events[jf].softirq:
                 to_buddy.add(id(interval_events[jf]))
-    # runs of consecutive order-0 frees of contiguous PFNs by one task in task context with
-    # preempt depth 0 and no batched partner: 7.2's vfree through free_pages_bulk() (see the
-    # mm_page_free branch)
+    # runs of consecutive order-0 frees of contiguous PFNs by a kworker (vfree's deferred
+    # free work) at preempt depth 0 with no batched partner: 7.2's vfree through
+    # free_pages_bulk() (see the mm_page_free branch); compaction's and split folios' frees
+    # of contiguous pages come from the task itself and reach the pcp lists one by one
     contig_run: dict[int, tuple[int, int]] = {}
     if m.profile.kernel == "7.2":
         i = 0
@@ -277,7 +278,7 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
             # (preempt depth 0: vfree runs in task context; page-table and other single
             # frees under a lock show depth >= 1 and reach the pcp list one by one)
             if ev.name == "mm_page_free" and ev.fields["order"] == 0 and ev.flags[3:4] == "." \
-                    and not ev.softirq and i not in skip:
+                    and not ev.softirq and i not in skip and ev.task.startswith("kworker"):
                 while j + 1 < n_ev:
                     nx = interval_events[j + 1]
                     if not (nx.name == "mm_page_free" and nx.fields["order"] == 0
@@ -543,7 +544,10 @@ def probe(capture: Path, dump_id: int = 1, limit: int = 0,
             if i != end:
                 continue
             pfns = [interval_events[q].fields["pfn"] for q in range(start, end + 1)]
-            if all(m.mem.pstate[q] == PS_ALLOC for q in pfns):
+            # only pages whose allocation the trace never showed (in use at the dump, block
+            # order unknown): a vfree of a block the trace allocated is handled by
+            # prepare_free(), and pages of a split folio reach the pcp lists one by one
+            if all(m.mem.pstate[q] == PS_ALLOC and m.mem.pkind[q] & KIND_UNKNOWN for q in pfns):
                 pfn, left = pfns[0], len(pfns)
                 while left:
                     o = min((pfn & -pfn).bit_length() - 1 if pfn else 10, left.bit_length() - 1, 10)
