@@ -45,11 +45,11 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from pagealloc.mm import gfp as G
 from pagealloc.mm.gfp import GfpParseError, GfpTable
-from pagealloc.mm.mmzone import NIL, ORDER_MASK, PS_ALLOC, PS_MASK
+from pagealloc.mm.mmzone import KIND_COMPOUND, NIL, ORDER_MASK, PS_ALLOC, PS_MASK
 from pagealloc.workload.errors import InputFormatError
 from pagealloc.workload.ftrace import KMEM_EVENTS, TraceEvent, read_trace
 
@@ -487,7 +487,7 @@ def _split(m: Any, pfn: int, order: int) -> None:
     mem = m.mem
     if mem.pstate[pfn] != PS_ALLOC | order:
         return
-    kind = mem.pkind[pfn] & ~0x10
+    kind = mem.pkind[pfn] & ~KIND_COMPOUND
     mem.pkind[pfn] = kind
     for q in range(pfn, pfn + (1 << order)):
         mem.pstate[q] = PS_ALLOC
@@ -500,12 +500,6 @@ def _free(m: Any, pfn: int, order: int, res: DriveResult) -> None:
         return
     m.free_pages(pfn, order)
     res.frees += 1
-
-
-def iter_event_kinds(intervals: list[Interval]) -> Iterator[str]:
-    for iv in intervals:
-        for ev in iv.events:
-            yield ev.name
 
 
 __all__ = ["Interval", "FollowResult", "DriveResult", "WhatIf", "ReplayError", "load_intervals",
