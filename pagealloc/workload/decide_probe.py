@@ -1,17 +1,28 @@
-"""Fidelity probe: how often does the model pick the kernel's PFN? (decide mode, first cut)
+"""Decide mode: how often does the model pick the kernel's PFN? (the engine behind
+``pagealloc replay --mode decide`` and ``pagealloc fidelity``)
 
 Starts from an exact dump of a real trace, then walks the trace to the next dump. For every
-successful ``mm_page_alloc`` the model allocates with the same gfp/order/CPU; the probe
-counts whether it chose the kernel's PFN, then repairs the state to the kernel's choice
-(gives the model's page back to the head of the pcp list it came from, takes the kernel's
-page from wherever the model holds it) and goes on.  Frees are applied with the model's
-free path.  pcp refills are compared with the kernel's ``percpu_refill=1`` events.  When the
-walk reaches the next dump, the model's state there is compared with that dump
-(:func:`compare_state`: free pages and blocks, pageblock types, pagetypeinfo cells, pcp pages).
+successful ``mm_page_alloc`` the model allocates with the same gfp/order/CPU; the walk
+counts whether it chose the kernel's PFN (overall, by order/migratetype and by path: pcp hit,
+pcp refill, buddy, fallback), then continues from the kernel's state: the model's page goes
+back where it came from and the kernel's page is taken from wherever the model holds it;
+the kernel's pcp refills replace the model's (``rmqueue_bulk()``: every page moved is traced
+with ``percpu_refill=1``) and the kernel's pcp drains are applied as traced
+(``mm_page_pcpu_drain``; the model drains nothing by itself, ``PageAllocator.trace_drains``).
+Frees go through the model's free path.  The per-CPU vmstat deltas are folded at whole trace
+seconds (``vmstat_update()``).  When the walk reaches the next dump, the model's state is
+compared with that dump (:func:`compare_state`: free pages and blocks, pageblock types,
+pagetypeinfo cells, pcp pages).
 
-This is a measurement tool, not the replay engine: it ignores the paths without events
-(traces README section 9) except for the simplest repairs, so its misses are an upper
-bound on the model's own errors.
+Kernel paths without events (traces README section 9) are inferred from the trace itself and
+counted in the stats: vfree blocks coming back whole (a traced block once all its pages are
+freed; on 7.2 a kworker's run of contiguous order-0 frees in naturally aligned chunks, as
+``free_prepared_contig_range()`` frees them), ``alloc_pages_bulk()`` pages, a task
+preempted inside the allocator before its event fired, softirq frees that skip the pcp lists
+(preempt depth >= 2), batched frees reaching the pcp list at their ``mm_page_free_batched``
+line, and ``mm_page_alloc`` lines printed after softirq frees that happened later.  The three
+lookahead inferences (bulk, preempted, softirq) are applied only when they make the model's
+pick the kernel's.
 
     python -m pagealloc.workload.decide_probe ../shared/traces/linux-7.2/anon [--dump 1] [--limit N]
 """
