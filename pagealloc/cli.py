@@ -411,6 +411,8 @@ def make_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_capture)
     _add_experiment_parsers(sub)
     _add_explain_parser(sub, machine_opts)
+    from pagealloc.experiments.sweep import add_parser as _add_sweep_parser
+    _add_sweep_parser(sub)     # pagealloc sweep SPEC
     return p
 
 
