@@ -765,12 +765,17 @@ def render_markdown(rep: Review) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_review(rep: Review, out: str | Path) -> list[Path]:
-    """``review.md``, ``review.json`` (every table) and one CSV per table in ``out``."""
+def write_review(rep: Review, out: str | Path, command: str | None = None) -> list[Path]:
+    """``review.md``, ``review.html`` (self-contained, :mod:`pagealloc.report.html`; ``command``
+    is the command line it names), ``review.json`` (every table) and one CSV per table in ``out``."""
+    from pagealloc.report.html import review_report
     d = Path(out)
     d.mkdir(parents=True, exist_ok=True)
-    paths = [d / "review.md", d / "review.json"]
+    paths = [d / "review.md", d / "review.json", d / "review.html"]
     paths[0].write_text(render_markdown(rep))
+    if command is None:
+        command = "pagealloc review" + (" --quick" if rep.quick else "") + f" --out {out}"
+    paths[2].write_text(review_report(rep, command), encoding="utf-8")
     data = {"quick": rep.quick, "sections": [
         {"id": s.id, "title": s.title, "setup": s.setup, "answer": s.answer, "notes": s.notes,
          "tables": [{"name": n, **t.as_dict()} for n, t in s.tables]} for s in rep.sections]}
