@@ -490,6 +490,12 @@ def _add_experiment_parsers(sub: Any) -> None:
     sp.set_defaults(func=cmd_review)
 
 
+def _command_line(args: argparse.Namespace) -> str:
+    """The command line that produced an output (for the HTML reports)."""
+    import shlex
+    return shlex.join(["pagealloc", *getattr(args, "argv", [])])
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     """``pagealloc compare SCENARIO|TRACE --profiles A,B``: pagealloc.experiments.compare."""
     from pathlib import Path
@@ -508,6 +514,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.every < 1:
         raise UsageError(f"--every {args.every}: expected N >= 1")
     target = Path(args.target)
+    pageblock_plots: list[Path] = []
     if target.is_dir():
         if overrides:
             raise UsageError("--set " + ",".join(machine_items) + ": a trace brings its machine")
@@ -515,7 +522,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     else:
         if args.what_if:
             raise UsageError("--what-if applies to a trace (capture directory)")
-        pageblock_plots: list[Path] = []
 
         def plot_pageblocks(v: C.Variant, m: Any) -> None:
             pageblock_plots.append(C.write_pageblock_plot(args.plots, len(pageblock_plots) + 1,
@@ -528,9 +534,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.out:
         for path in C.write_outputs(cmp, args.out, "compare"):
             print(f"# wrote {path}", file=sys.stderr)
+    plots: list[Path] = []
     if args.plots:
-        for path in C.write_plots(cmp, args.plots):
+        plots = C.write_plots(cmp, args.plots)
+        for path in plots:
             print(f"# wrote {path}", file=sys.stderr)
+    if args.out:
+        from pagealloc.report.html import compare_report
+        html_path = Path(args.out) / "compare.html"
+        html_path.write_text(compare_report(cmp, _command_line(args), pageblock_plots + plots),
+                             encoding="utf-8")
+        print(f"# wrote {html_path}", file=sys.stderr)
     if args.json:
         print(json.dumps(cmp.as_dict(), indent=1, sort_keys=True))
     else:
@@ -547,7 +561,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     text = R.render_markdown(rep)
     sys.stdout.write(text)
     if args.out:
-        for path in R.write_review(rep, args.out):
+        for path in R.write_review(rep, args.out, _command_line(args)):
             print(f"# wrote {path}", file=sys.stderr)
     print(f"# review ran in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     return 0
@@ -701,6 +715,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
+    args.argv = list(argv if argv is not None else sys.argv[1:])
     try:
         rc: int = args.func(args)
         return rc
