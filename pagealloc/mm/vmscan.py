@@ -54,7 +54,6 @@ from pagealloc.mm.owners import (
     LRU_SLAB,
     ORDER_FIELD,
     ORDER_SHIFT,
-    OWN_ANON,
     OWN_FILE,
     OWN_KIND_MASK,
     Owners,
@@ -532,14 +531,6 @@ class Reclaim:
                     break
             _count(alloc, "drop_slab")
         return freed
-
-
-def owner_kind(info: int) -> int:
-    return info & OWN_KIND_MASK
-
-
-__all__ = ["Reclaim", "ScanControl", "zone_reclaimable_pages", "can_reclaim_anon_pages",
-           "DEF_PRIORITY", "MAX_RECLAIM_RETRIES", "OWN_ANON"]
 
 
 class Kswapd:
