@@ -348,8 +348,12 @@ def q4_remainder(quick: bool) -> Section:
 
 # ------------------------------------------------------------------------------ steal note
 
-def _after_unmapped_use(pos: str, free_every: int, blocks: int, requests: int) -> dict[str, Value]:
-    """tests/mm/test_unmapped.py::_mapped_requests_after_unmapped_use, with pollution counts."""
+def fragmented_after_unmapped_use(pos: str, free_every: int, blocks: int) -> tuple[Machine, int]:
+    """The steal-before-flip setup: on unmapped-v2 with ``flip_order=pos``, ``blocks``
+    pageblocks are flipped to unmapped by order-0 unmapped requests and freed again; MOVABLE
+    memory is then filled with order-0 pages and one in ``free_every`` freed, and the pcp
+    lists drained.  Returns the machine and how many unmapped pages were allocated (shared
+    with tests/mm/test_unmapped.py)."""
     m = Machine(memory="256M", cpus=1, profile=with_knobs(UNMAPPED_V2, flip_order=pos), thp=False)
     ps = [_unmapped(m, 0, owner=4) for _ in range(blocks * 512)]
     for p in ps:
@@ -361,6 +365,13 @@ def _after_unmapped_use(pos: str, free_every: int, blocks: int, requests: int) -
     for p in movable[::free_every]:
         m.free_pages(p, 0)
     m.drain_all_pages()
+    return m, sum(p is not None for p in ps)
+
+
+def _after_unmapped_use(pos: str, free_every: int, blocks: int, requests: int) -> dict[str, Value]:
+    """:func:`fragmented_after_unmapped_use`, then ``requests`` mapped GFP_KERNEL pages: the
+    fallback/flip counters of that phase, with pollution counts."""
+    m, _ = fragmented_after_unmapped_use(pos, free_every, blocks)
     before = dict(m.alloc.stats)
     mixed0, pol0 = mixed_pageblocks(m)
     fails = sum(m.alloc_pages(G.GFP_KERNEL, 0) is None for _ in range(requests))

@@ -420,17 +420,9 @@ def _mapped_requests_after_unmapped_use(pos: str, free_every: int) -> dict[str, 
     """Eight pageblocks flipped to unmapped and freed again; MOVABLE memory filled with
     order-0 pages and one in ``free_every`` freed; then 1024 mapped GFP_KERNEL pages.
     Returns the fallback/flip counters of that last phase."""
-    m = Machine(memory="256M", cpus=1, profile=with_knobs(UNMAPPED_V2, flip_order=pos), thp=False)
-    ps = [_alloc_unmapped(m, 0, owner=4) for _ in range(8 * 512)]
-    for p in ps:
-        assert p is not None
-        m.free_pages(p, 0)
-    movable = []
-    while (p := m.alloc_pages(G.GFP_HIGHUSER_MOVABLE | G.__GFP_NOWARN, 0)) is not None:
-        movable.append(p)
-    for p in movable[::free_every]:
-        m.free_pages(p, 0)
-    m.drain_all_pages()
+    from pagealloc.experiments.review import fragmented_after_unmapped_use
+    m, allocated = fragmented_after_unmapped_use(pos, free_every, 8)
+    assert allocated == 8 * 512
     before = dict(m.alloc.stats)
     for _ in range(1024):
         assert m.alloc_pages(G.GFP_KERNEL, 0) is not None
