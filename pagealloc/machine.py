@@ -338,7 +338,7 @@ class Machine:
             p = self.unmapped_cache.unmapped_pages_alloc(g, order, cpu)
             return None if p == NIL else p
         pfn = self.alloc.alloc_pages(g, order, cpu, unmapped)
-        if self.kswapd.woken or self.kcompactd.pending:
+        if self.kswapd.woken or self.kcompactd.woken:     # run_agents() checks the work
             self.run_agents()
         if pfn == NIL:
             return None
@@ -422,10 +422,9 @@ class Machine:
             pfn = self.alloc_pages(DEFAULT_GFP[kind], order, cpu, movable=kind in (1, 2))
             if pfn is None:
                 return False
-            ev = self.alloc.vm_events
-            ev["pgmajfault"] = ev.get("pgmajfault", 0) + 1
+            self.alloc.count_vm_events("pgmajfault", 1)
             if info & F_SWAPPED:
-                ev["pswpin"] = ev.get("pswpin", 0) + (1 << order)
+                self.alloc.count_vm_events("pswpin", 1 << order)
                 o.nr_swapped_pages -= 1 << order
             o.set_flags(handle, clear_bits=F_SWAPPED | F_EVICTED)
             o.move(handle, pfn, self.mem.pb_zone[pfn >> PAGEBLOCK_ORDER])

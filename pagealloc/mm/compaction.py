@@ -262,12 +262,6 @@ def pageblock_aligned(pfn: int) -> bool:
     return not pfn & (PAGEBLOCK_NR_PAGES - 1)
 
 
-def _count(alloc: "PageAllocator", item: str, n: int) -> None:
-    """``count_compact_events()``."""
-    ev = alloc.vm_events
-    ev[item] = ev.get(item, 0) + n
-
-
 def _step(alloc: "PageAllocator") -> None:
     """Run the test hook after an isolation step or a migration batch."""
     hook = alloc.step_check
@@ -631,7 +625,7 @@ def isolate_freepages_block(alloc: "PageAllocator", cc: CompactControl, start_pf
         alloc.emit("mm_compaction_isolate_freepages", start_pfn, blockpfn, nr_scanned, total_isolated)
     cc.total_free_scanned += nr_scanned
     if total_isolated:
-        _count(alloc, "compact_isolated", total_isolated)
+        alloc.count_vm_events("compact_isolated", total_isolated)
     return total_isolated, blockpfn
 
 
@@ -790,7 +784,7 @@ def fast_isolate_freepages(alloc: "PageAllocator", cc: CompactControl) -> None:
                     total_isolated += nr_isolated
                     cc.nr_freepages += nr_isolated
                     cc.freepages[order].append(page)
-                    _count(alloc, "compact_isolated", nr_isolated)
+                    alloc.count_vm_events("compact_isolated", nr_isolated)
                 else:
                     order = cc.search_order + 1
                     page = NIL
@@ -1057,7 +1051,7 @@ def isolate_migratepages_block(alloc: "PageAllocator", cc: CompactControl, low_p
         alloc.emit("mm_compaction_isolate_migratepages", start_pfn, low_pfn, nr_scanned, nr_isolated)
     cc.total_migrate_scanned += nr_scanned
     if nr_isolated:
-        _count(alloc, "compact_isolated", nr_isolated)
+        alloc.count_vm_events("compact_isolated", nr_isolated)
     cc.migrate_pfn = low_pfn
     return 0
 
@@ -1477,8 +1471,8 @@ def compact_zone(alloc: "PageAllocator", cc: CompactControl,
         if free_pfn > zone.compact_cached_free_pfn:
             zone.compact_cached_free_pfn = free_pfn
     _hold_captured(alloc)
-    _count(alloc, "compact_migrate_scanned", cc.total_migrate_scanned)
-    _count(alloc, "compact_free_scanned", cc.total_free_scanned)
+    alloc.count_vm_events("compact_migrate_scanned", cc.total_migrate_scanned)
+    alloc.count_vm_events("compact_free_scanned", cc.total_free_scanned)
     if alloc.sink is not None:
         alloc.emit("mm_compaction_end", start_pfn, cc.migrate_pfn, cc.free_pfn, end_pfn, int(sync), ret)
     _step(alloc)
@@ -1580,8 +1574,8 @@ def compact_node(alloc: "PageAllocator", proactive: bool, cpu: int = 0,
         cc.zone = zone
         compact_zone(alloc, cc, None)
         if proactive:
-            _count(alloc, "compact_daemon_migrate_scanned", cc.total_migrate_scanned)
-            _count(alloc, "compact_daemon_free_scanned", cc.total_free_scanned)
+            alloc.count_vm_events("compact_daemon_migrate_scanned", cc.total_migrate_scanned)
+            alloc.count_vm_events("compact_daemon_free_scanned", cc.total_free_scanned)
     return 0
 
 
@@ -1702,7 +1696,7 @@ class Kcompactd:
         hz = self.kcompactd_highest_zoneidx
         alloc_flags = G.ALLOC_WMARK_HIGH if alloc.defrag_mode else G.ALLOC_WMARK_MIN
         alloc.emit("mm_compaction_kcompactd_wake", self.nid, order, hz)
-        _count(alloc, "compact_daemon_wake", 1)
+        alloc.count_vm_events("compact_daemon_wake", 1)
         for zone in alloc.zones:
             if zone.idx > hz or not zone.populated():
                 continue
@@ -1722,8 +1716,8 @@ class Kcompactd:
             elif status in (COMPACT_PARTIAL_SKIPPED, COMPACT_COMPLETE):
                 alloc.drain_all_pages(zone)
                 defer_compaction(alloc, zone, order)
-            _count(alloc, "compact_daemon_migrate_scanned", cc.total_migrate_scanned)
-            _count(alloc, "compact_daemon_free_scanned", cc.total_free_scanned)
+            alloc.count_vm_events("compact_daemon_migrate_scanned", cc.total_migrate_scanned)
+            alloc.count_vm_events("compact_daemon_free_scanned", cc.total_free_scanned)
         if self.kcompactd_max_order <= order:
             self.kcompactd_max_order = 0
         if self.kcompactd_highest_zoneidx >= hz:

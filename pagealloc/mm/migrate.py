@@ -134,12 +134,11 @@ def migrate_pages(alloc: "PageAllocator", folios: list[int], get_new_folio: GetN
         alloc.free_frozen_pages(src, order, cpu)     # migrate_folio_done(): folio_put(src)
         succeeded += 1 << order
         thp_succeeded += order >= 9
-    ev = alloc.vm_events
-    ev["pgmigrate_success"] = ev.get("pgmigrate_success", 0) + succeeded
-    ev["pgmigrate_fail"] = ev.get("pgmigrate_fail", 0) + nr_failed_pages
+    alloc.count_vm_events("pgmigrate_success", succeeded)
+    alloc.count_vm_events("pgmigrate_fail", nr_failed_pages)
     if thp_succeeded or nr_thp_failed:
-        ev["thp_migration_success"] = ev.get("thp_migration_success", 0) + thp_succeeded
-        ev["thp_migration_fail"] = ev.get("thp_migration_fail", 0) + nr_thp_failed
+        alloc.count_vm_events("thp_migration_success", thp_succeeded)
+        alloc.count_vm_events("thp_migration_fail", nr_thp_failed)
     if alloc.sink is not None:
         alloc.emit("mm_migrate_pages", succeeded, nr_failed_pages, thp_succeeded, nr_thp_failed,
                    0, 0, mode, reason)

@@ -1613,8 +1613,7 @@ class PageAllocator:
             result = C.COMPACT_SUCCESS
         if result == C.COMPACT_SKIPPED or result == C.COMPACT_DEFERRED:
             return NIL, result
-        ev = self.vm_events
-        ev["compact_stall"] = ev.get("compact_stall", 0) + 1
+        self.count_vm_events("compact_stall", 1)
         if page == NIL:
             page = self.get_page_from_freelist(gfp, order, alloc_flags, ac)
         else:
@@ -1623,9 +1622,9 @@ class PageAllocator:
             zone = self.zone_of(page)
             zone.compact_blockskip_flush = False
             C.compaction_defer_reset(self, zone, compact_order, True)
-            ev["compact_success"] = ev.get("compact_success", 0) + 1
+            self.count_vm_events("compact_success", 1)
             return page, result
-        ev["compact_fail"] = ev.get("compact_fail", 0) + 1
+        self.count_vm_events("compact_fail", 1)
         return NIL, result
 
     def should_reclaim_retry(self, gfp: int, order: int, ac: AllocContext, alloc_flags: int,

@@ -80,11 +80,6 @@ SCAN_ANON = 2
 SCAN_FILE = 3
 
 
-def _count(alloc: "PageAllocator", item: str, n: int = 1) -> None:
-    ev = alloc.vm_events
-    ev[item] = ev.get(item, 0) + n
-
-
 def can_reclaim_anon_pages(alloc: "PageAllocator") -> bool:
     """``can_reclaim_anon_pages()`` (vmscan.c:337, no memcg, no demotion): free swap."""
     o = alloc.owners
@@ -167,7 +162,8 @@ class Reclaim:
                     o.lruvec_del_folio(h)
                     o.set_flags(h, 0, F_ACTIVE)
                     o.lruvec_add_folio_tail(h)
-                    _count(self.alloc, "pgrotated", 1 << ((info & ORDER_FIELD) >> ORDER_SHIFT))
+                    self.alloc.count_vm_events("pgrotated",
+                                               1 << ((info & ORDER_FIELD) >> ORDER_SHIFT))
 
     # --- LRU scanning -----------------------------------------------------------------
     def inactive_is_low(self, inactive_lru: int) -> bool:
@@ -273,8 +269,8 @@ class Reclaim:
             nr_taken += n
         for h in skipped:
             o.lruvec_add_folio(h)
-            _count(self.alloc, "pgskip_" + ZONE_NAMES_LOWER[h_zid[h]],
-                   1 << ((h_info[h] & ORDER_FIELD) >> ORDER_SHIFT))
+            self.alloc.count_vm_events("pgskip_" + ZONE_NAMES_LOWER[h_zid[h]],
+                                       1 << ((h_info[h] & ORDER_FIELD) >> ORDER_SHIFT))
         return taken, nr_taken
 
     def shrink_active_list(self, nr_to_scan: int, lru: int, sc: ScanControl) -> None:
@@ -282,11 +278,11 @@ class Reclaim:
         head (executable file folios that were referenced would stay; the model has none)."""
         o = self.owners
         taken, nr_taken = self.isolate_lru_folios(nr_to_scan, lru, sc)
-        _count(self.alloc, "pgrefill", nr_taken)
+        self.alloc.count_vm_events("pgrefill", nr_taken)
         for h in taken:
             o.set_flags(h, 0, F_ACTIVE)
             o.lruvec_add_folio(h)
-        _count(self.alloc, "pgdeactivate", nr_taken)
+        self.alloc.count_vm_events("pgdeactivate", nr_taken)
 
     def shrink_inactive_list(self, nr_to_scan: int, lru: int, sc: ScanControl) -> int:
         """``shrink_inactive_list()`` + ``shrink_folio_list()``: free what can go, activate
@@ -299,8 +295,8 @@ class Reclaim:
             return 0
         who = "kswapd" if sc.is_kswapd else "direct"
         file = lru == LRU_INACTIVE_FILE
-        _count(alloc, "pgscan_" + who, nr_taken)
-        _count(alloc, "pgscan_file" if file else "pgscan_anon", nr_taken)
+        alloc.count_vm_events("pgscan_" + who, nr_taken)
+        alloc.count_vm_events("pgscan_file" if file else "pgscan_anon", nr_taken)
         sc.nr_scanned += nr_taken
         to_free: list[tuple[int, int]] = []
         nr_reclaimed = 0
@@ -333,7 +329,7 @@ class Reclaim:
                     # folio is freed when reclaim meets it again after the write ended
                     o.nr_swapped_pages += n
                     o.set_flags(h, F_SWAPPED)
-                    _count(alloc, "pswpout", n)
+                    alloc.count_vm_events("pswpout", n)
                     self.start_writeback(h)
                     o.lruvec_add_folio(h)                # keep_locked
                     continue
@@ -352,12 +348,12 @@ class Reclaim:
             to_free.append((pfn, order))
             nr_reclaimed += n
         if nr_activate:
-            _count(alloc, "pgactivate", nr_activate)
+            alloc.count_vm_events("pgactivate", nr_activate)
         for i in range(0, len(to_free), FOLIO_BATCH_SIZE):
             alloc.free_unref_folios(to_free[i:i + FOLIO_BATCH_SIZE], alloc.cpu)
         if nr_reclaimed:
-            _count(alloc, "pgsteal_" + who, nr_reclaimed)
-            _count(alloc, "pgsteal_file" if file else "pgsteal_anon", nr_reclaimed)
+            alloc.count_vm_events("pgsteal_" + who, nr_reclaimed)
+            alloc.count_vm_events("pgsteal_file" if file else "pgsteal_anon", nr_reclaimed)
         if alloc.step_check is not None:
             alloc.step_check()
         return nr_reclaimed
@@ -391,7 +387,7 @@ class Reclaim:
                     lst.move_to_end(h)
                     continue
                 freed += self.evict_slab(h)
-            _count(alloc, "slabs_scanned", nr_to_scan)
+            alloc.count_vm_events("slabs_scanned", nr_to_scan)
             total_scan -= nr_to_scan
             scanned += nr_to_scan
         self.nr_deferred = min(max(nr + delta - scanned, 0), 2 * freeable)
@@ -450,7 +446,7 @@ class Reclaim:
     def do_try_to_free_pages(self, zonelist: list["Zone"], sc: ScanControl) -> int:
         """``do_try_to_free_pages()``: ``allocstall_<zone>``, then priority 12 down to 0
         until SWAP_CLUSTER_MAX pages are back or compaction is ready."""
-        _count(self.alloc, "allocstall_" + ZONE_NAMES_LOWER[sc.reclaim_idx])
+        self.alloc.count_vm_events("allocstall_" + ZONE_NAMES_LOWER[sc.reclaim_idx], 1)
         while True:
             sc.nr_scanned = 0
             self.shrink_zones(zonelist, sc)
@@ -520,7 +516,7 @@ class Reclaim:
                         batch = []
             if batch:
                 alloc.free_unref_folios(batch, alloc.cpu)
-            _count(alloc, "drop_pagecache")
+            alloc.count_vm_events("drop_pagecache", 1)
         if mode & 2:
             while True:                                  # drop_slab(): until < 10 freed
                 n = 0
@@ -529,7 +525,7 @@ class Reclaim:
                 freed += n
                 if n < 10:
                     break
-            _count(alloc, "drop_slab")
+            alloc.count_vm_events("drop_slab", 1)
         return freed
 
 
@@ -621,7 +617,7 @@ class Kswapd:
         alloc.kswapd_awake = True
         if self.nap_until >= 0:                # woken during the HZ/10 nap: remaining != 0
             self.nap_until = -1
-            _count(alloc, "kswapd_low_wmark_hit_quickly")
+            alloc.count_vm_events("kswapd_low_wmark_hit_quickly", 1)
             r_order, hz = self.nap_args
             self.kswapd_highest_zoneidx = self._highest(hz)
             if self.kswapd_order < r_order:
@@ -665,7 +661,7 @@ class Kswapd:
             self.nap_until = self.now_ns + KSWAPD_NAP_NS
             self.nap_args = (reclaim_order, hz)
             return
-        _count(self.alloc, "kswapd_high_wmark_hit_quickly")
+        self.alloc.count_vm_events("kswapd_high_wmark_hit_quickly", 1)
         self.kswapd_order = max(self.kswapd_order, alloc_order)
         self.woken = True
 
@@ -686,7 +682,7 @@ class Kswapd:
                 self.alloc.emit("mm_vmscan_kswapd_sleep", 0)
             self.set_pgdat_percpu_threshold(False)
             return
-        _count(self.alloc, "kswapd_high_wmark_hit_quickly")
+        self.alloc.count_vm_events("kswapd_high_wmark_hit_quickly", 1)
         self.waiting = False
         self.woken = True
         self.alloc.kswapd_awake = True
@@ -699,7 +695,7 @@ class Kswapd:
         alloc = self.alloc
         zones = alloc.zones
         sc = ScanControl(G.GFP_KERNEL, order, highest_zoneidx, 0, True)
-        _count(alloc, "pageoutrun")
+        alloc.count_vm_events("pageoutrun", 1)
         zone_boosts = [0] * len(zones)
         nr_boost_reclaim = 0
         for i, z in enumerate(zones[: highest_zoneidx + 1]):
