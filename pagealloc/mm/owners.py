@@ -38,7 +38,6 @@ before every reclaim and compaction pass).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Iterator
 
 from pagealloc.mm import gfp as G
 
@@ -61,7 +60,6 @@ F_LRU = 1 << 11            # PG_lru: on an LRU (or slab) list
 F_SWAPPED = 1 << 12        # anon data in swap: not resident
 F_EVICTED = 1 << 13        # page cache dropped: not resident (a refault reads it again)
 F_RECLAIM = 1 << 14        # PG_reclaim: rotate to the tail when writeback ends
-F_MOVABLE_OPS = 1 << 15    # reserved for non-LRU movable pages (zsmalloc, balloon)
 
 # enum lru_list
 LRU_INACTIVE_ANON = 0
@@ -140,17 +138,8 @@ class Owners:
         except KeyError:
             raise OwnerError(f"no owner handle {h}") from None
 
-    def order(self, h: int) -> int:
-        return (self.h_info[h] & ORDER_FIELD) >> ORDER_SHIFT
-
     def kind(self, h: int) -> int:
         return self.h_info[h] & OWN_KIND_MASK
-
-    def resident(self, h: int) -> bool:
-        return self.h_pfn.get(h, NIL) != NIL
-
-    def handles(self) -> Iterator[int]:
-        return iter(self.h_info)
 
     def forget(self, h: int) -> None:
         """The owner frees its memory (``munmap``, truncate, ``kmem_cache_free``)."""
