@@ -476,7 +476,8 @@ def _add_experiment_parsers(sub: Any) -> None:
     sp.add_argument("--what-if", action="append", default=[], metavar="MATCH:ACTION",
                     help="trace: rewrite requests as in pagealloc replay --what-if")
     sp.add_argument("--limit", type=int, default=0, help="trace: stop after N allocations")
-    sp.add_argument("--out", metavar="DIR", help="write compare.csv and compare.json to DIR")
+    sp.add_argument("--out", metavar="DIR", help="write compare.csv, compare.json, "
+                    "compare.parquet and compare.html to DIR")
     sp.add_argument("--plots", metavar="DIR", help="write the plots (PNG) to DIR: metrics, "
                     "free pages per order, DirectMap, flips and flushes, a pageblock map per column")
     sp.add_argument("--json", action="store_true", help="print the JSON instead of the table")

@@ -56,7 +56,7 @@ from pagealloc.mm.mmzone import NR_PAGE_ORDERS, PS_ALLOC, PS_MASK
 from pagealloc.profiles import KNOBS, Profile, ProfileError, get_profile, with_knobs
 
 __all__ = ("Comparison", "Variant", "compare_scenario", "compare_trace", "measure_state",
-           "mixed_pageblocks", "parse_knob_value", "parse_variant", "render", "render_table",
+           "mixed_pageblocks", "parquet_table", "parse_knob_value", "parse_variant", "render", "render_table",
            "write_outputs", "write_pageblock_plot", "write_plots")
 
 PAGEBLOCK_SHIFT = 9
@@ -432,21 +432,33 @@ def write_pageblock_plot(out: str | Path, column: int, label: str, m: Machine) -
                                    f"pageblocks at the end: {label}")
 
 
+def parquet_table(cmp: Comparison) -> Any:
+    """The table as a :class:`pyarrow.Table` shaped like the CSV: a ``metric`` column, then
+    a column per variant.  A variant's column is float64 when every value is a number or
+    n/a (integers below 2**53 are exact; n/a is null), text as the CSV writes it otherwise."""
+    import pyarrow as pa
+
+    data: dict[str, Any] = {"metric": pa.array(cmp.rows, type=pa.string())}
+    for lb, c in zip(cmp.labels, cmp.columns):
+        vals = [c.get(r) for r in cmp.rows]
+        if all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+               for v in vals):
+            data[lb] = pa.array([None if v is None else float(v) for v in vals],
+                                type=pa.float64())
+        else:
+            data[lb] = pa.array(["" if v is None else str(v) for v in vals], type=pa.string())
+    return pa.table(data)
+
+
 def write_outputs(cmp: Comparison, out: str | Path, stem: str) -> list[Path]:
-    """``stem.csv`` and ``stem.json`` in ``out`` (and ``stem.parquet`` when pyarrow is
-    installed); return the paths written."""
+    """``stem.csv``, ``stem.json`` and ``stem.parquet`` (:func:`parquet_table`) in ``out``;
+    return the paths written."""
+    import pyarrow.parquet as pq
+
     d = Path(out)
     d.mkdir(parents=True, exist_ok=True)
-    paths = [d / f"{stem}.csv", d / f"{stem}.json"]
+    paths = [d / f"{stem}.csv", d / f"{stem}.json", d / f"{stem}.parquet"]
     paths[0].write_text(table_csv(cmp))
     paths[1].write_text(json.dumps(cmp.as_dict(), indent=1, sort_keys=True) + "\n")
-    try:
-        import pyarrow as pa  # type: ignore[import-not-found]
-        import pyarrow.parquet as pq  # type: ignore[import-not-found]
-    except ImportError:
-        return paths
-    tbl = pa.table({"metric": cmp.rows} | {
-        lb: [fmt(c.get(r)) for r in cmp.rows] for lb, c in zip(cmp.labels, cmp.columns)})
-    pq.write_table(tbl, d / f"{stem}.parquet")
-    paths.append(d / f"{stem}.parquet")
+    pq.write_table(parquet_table(cmp), paths[2])
     return paths

@@ -23,7 +23,8 @@ dict: the point's parameters (``point``, ``scenario``, ``variant``, ``profile``,
 ``scale``, ``every``) followed by :meth:`Machine.metrics` and the numeric rows of the
 ``pagealloc compare`` table (``failures order=N`` become ``failures_order_N``).  A row's
 parameters are all :func:`run_point` needs: re-running them gives byte-identical metrics
-(``pagealloc sweep SPEC --only POINT``).
+(``pagealloc sweep SPEC --only POINT``).  The rows go to ``sweep.csv``, ``sweep.json`` and
+``sweep.parquet`` (one table, a row per point: :func:`write_table`).
 """
 
 from __future__ import annotations
@@ -309,8 +310,12 @@ def normalized(rows: Sequence[Row]) -> list[Row]:
 
 
 def write_table(rows: Sequence[Row], out: str | Path, stem: str = "sweep") -> list[Path]:
-    """``stem.csv`` and ``stem.json`` in ``out``, and ``stem.parquet`` when pyarrow is
-    installed; return the paths written."""
+    """``stem.csv``, ``stem.json`` and ``stem.parquet`` in ``out``, every row with every
+    column (:func:`normalized`; Parquet infers each column's type from its values); return
+    the paths written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     d = Path(out)
     d.mkdir(parents=True, exist_ok=True)
     full = normalized(rows)
@@ -319,16 +324,10 @@ def write_table(rows: Sequence[Row], out: str | Path, stem: str = "sweep") -> li
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     w.writeheader()
     w.writerows(full)
-    paths = [d / f"{stem}.csv", d / f"{stem}.json"]
+    paths = [d / f"{stem}.csv", d / f"{stem}.json", d / f"{stem}.parquet"]
     paths[0].write_text(buf.getvalue())
     paths[1].write_text(json.dumps(full, indent=1) + "\n")
-    try:
-        import pyarrow as pa  # type: ignore[import-not-found]
-        import pyarrow.parquet as pq  # type: ignore[import-not-found]
-    except ImportError:
-        return paths
-    pq.write_table(pa.Table.from_pylist(full), d / f"{stem}.parquet")
-    paths.append(d / f"{stem}.parquet")
+    pq.write_table(pa.Table.from_pylist(full), paths[2])
     return paths
 
 
@@ -394,8 +393,8 @@ def add_parser(sub: Any) -> None:
     sp.add_argument("--dask", metavar="ADDRESS", default=None,
                     help="run the points on this Dask distributed scheduler")
     sp.add_argument("--out", metavar="DIR", default=None,
-                    help="write sweep.csv, sweep.json (and sweep.parquet with pyarrow) "
-                         "to DIR (default: ./sweep-NAME)")
+                    help="write sweep.csv, sweep.json and sweep.parquet to DIR "
+                         "(default: ./sweep-NAME)")
     sp.add_argument("--only", type=int, default=None, metavar="POINT",
                     help="re-run one point and print its row as JSON")
     sp.add_argument("--list", action="store_true", help="print the points and exit")

@@ -1,6 +1,8 @@
 """``pagealloc compare``: variants, the table's rows, determinism, errors, outputs."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
@@ -74,6 +76,14 @@ def test_cli_compare_is_deterministic_and_writes_csv_json(capsys: pytest.Capture
     csv_lines = (tmp_path / "compare.csv").read_text().splitlines()
     assert csv_lines[0] == "metric,unmapped-v2,per-folio-zap"
     assert len(csv_lines) == len(data["rows"]) + 1
+    # the Parquet table holds the CSV's rows: same metrics, same numbers
+    import pyarrow.parquet as pq     # a main dependency: written always
+    tbl = pq.read_table(tmp_path / "compare.parquet")
+    assert tbl.column_names == ["metric", "unmapped-v2", "per-folio-zap"]
+    got = [[r["metric"], r["unmapped-v2"], r["per-folio-zap"]] for r in tbl.to_pylist()]
+    want = [[c[0]] + [None if x == "" else float(x) for x in c[1:]]
+            for c in csv.reader(io.StringIO("\n".join(csv_lines[1:])))]
+    assert got == want and len(got) == len(data["rows"])
 
 
 @pytest.mark.parametrize("argv, field", [

@@ -1,6 +1,7 @@
 """``pagealloc sweep``: the grid, local workers, determinism, one point again, Dask, errors, CLI."""
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -104,6 +105,13 @@ def test_cli_sweep_only_and_errors(spec_path: Path, tmp_path: Path, rows: list[d
     table = json.loads((out / "sweep.json").read_text())
     assert json.dumps(table, sort_keys=True) == json.dumps(rows, sort_keys=True)
     assert (out / "sweep.csv").read_text().splitlines()[0].startswith("point,scenario,variant")
+    # sweep.parquet: the same rows as sweep.json, and as the CSV's text
+    import pyarrow.parquet as pq     # a main dependency: written always
+    back = pq.read_table(out / "sweep.parquet").to_pylist()
+    assert json.dumps(back, sort_keys=True) == json.dumps(table, sort_keys=True)
+    with open(out / "sweep.csv", newline="") as fh:
+        csv_rows = list(csv.DictReader(fh))
+    assert [{k: str(v) for k, v in r.items()} for r in back] == csv_rows
     assert main(["sweep", str(spec_path), "--only", "2"]) == 0
     assert json.loads(capsys.readouterr().out) == rows[2]
     assert main(["sweep", str(spec_path), "--only", "9"]) == 2
