@@ -182,12 +182,14 @@ def check_zone(m: "Machine", z: Zone) -> None:
     if z.pcp and z.vm_nr_free_pages + sum(z.vm_free_diff) != z.nr_free_pages:
         _fail(f"zone {z.name}: vmstat global {z.vm_nr_free_pages} + per-cpu deltas "
               f"{sum(z.vm_free_diff)} != NR_FREE_PAGES {z.nr_free_pages}")
-    # set_pgdat_percpu_threshold() changes the threshold without folding the deltas, so a
-    # delta may exceed a lowered threshold until its next update folds it
-    limit = max(z.stat_threshold, z.stat_threshold_prev)
+    # __mod_zone_page_state() keeps every per-CPU delta within the threshold; only a delta
+    # left untouched since set_pgdat_percpu_threshold() (or a snapshot load) lowered the
+    # threshold may exceed it, and then it still equals the residual recorded at that time
+    t = z.stat_threshold
+    res = z.stat_residual
     for cpu, d in enumerate(z.vm_free_diff):
-        if abs(d) > limit:
-            _fail(f"zone {z.name}: cpu {cpu} vmstat delta {d} beyond threshold {z.stat_threshold}")
+        if (d > t or d < -t) and (cpu >= len(res) or d != res[cpu]):
+            _fail(f"zone {z.name}: cpu {cpu} vmstat delta {d} beyond threshold {t}")
     if blocks != z.nr_free_pages_blocks:
         _fail(f"zone {z.name}: NR_FREE_PAGES_BLOCKS {z.nr_free_pages_blocks} but recount {blocks}")
     if blocks_unmapped != z.nr_free_pages_blocks_unmapped:

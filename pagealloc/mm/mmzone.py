@@ -113,7 +113,7 @@ class Zone:
         "managed_pages", "cma_pages", "_watermark", "watermark_boost", "lowmem_reserve",
         "nr_reserved_highatomic", "nr_free_highatomic", "nr_free", "list_base",
         "nr_free_pages", "vm_nr_free_pages", "vm_free_diff", "stat_threshold",
-        "stat_threshold_prev",
+        "stat_residual",
         "nr_free_pages_blocks", "nr_free_cma_pages", "pcp",
         "pageset_high_min", "pageset_high_max", "pageset_batch",
         "below_high", "boosted_watermark", "reclaim_active", "nr_isolate_pageblock",
@@ -143,7 +143,11 @@ class Zone:
         self.vm_nr_free_pages = 0
         self.vm_free_diff: list[int] = []
         self.stat_threshold = 0
-        self.stat_threshold_prev = 0   # the threshold before set_pgdat_percpu_threshold()
+        # the per-CPU deltas as they stood when stat_threshold last changed: the kernel does
+        # not fold on set_pgdat_percpu_threshold(), so a delta beyond a lowered threshold is
+        # legal only while it is still this untouched residual (any update brings |delta|
+        # within the threshold in __mod_zone_page_state())
+        self.stat_residual: list[int] = []
         self.nr_free_pages_blocks = 0
         self.nr_free_cma_pages = 0
         self.pcp: list[PerCpuPages] = []

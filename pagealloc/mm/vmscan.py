@@ -587,7 +587,7 @@ class Kswapd:
         calc = calculate_pressure_threshold if pressure else calculate_normal_threshold
         for z in self.alloc.zones:
             if z.managed_pages:
-                z.stat_threshold_prev = max(z.stat_threshold, z.stat_threshold_prev)
+                z.stat_residual = list(z.vm_free_diff)
                 z.stat_threshold = calc(z, self.ncpus)
 
     # --- wakeup -----------------------------------------------------------------------

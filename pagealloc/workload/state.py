@@ -280,6 +280,7 @@ def _install_dump(m: Machine, dump: BuddyDump) -> None:
         z.vm_free_diff = [0] * m.ncpus
         if dz.nr_free_snapshot is not None:
             z.vm_free_diff[0] = dz.nr_free_snapshot - dz.nr_free
+        z.stat_residual = list(z.vm_free_diff)     # the dump's drift, whatever its size
     # zones the dump does not list are empty on this machine
     listed = {dz.name for dz in dump.zones}
     for z in m.zones:

@@ -282,3 +282,30 @@ def test_lru_counts_follow_zones() -> None:
     assert o.lru_pages(LRU_INACTIVE_ANON) == 0
     assert PAGEBLOCK_ORDER == 9
     m.check()
+
+
+def test_vmstat_delta_beyond_a_lowered_threshold_only_while_untouched() -> None:
+    """set_pgdat_percpu_threshold() (mm/vmstat.c, 7.2) lowers stat_threshold without folding
+    the per-CPU deltas: a delta above the new threshold is legal until its next
+    __mod_zone_page_state(), which brings it back within the threshold.  The checker accepts
+    exactly that residual and nothing else."""
+    import pytest
+
+    from pagealloc.mm.debug import InvariantError, check_zone
+    # many CPUs on little memory: the pressure threshold ((low - min) / cpus) is the smaller
+    m = machine(memory="1G", cpus=64)
+    z = normal_zone(m)
+    m.alloc.step_check = None
+    t = z.stat_threshold
+    assert t > 2
+    # a delta near the normal threshold on cpu 0, as free/alloc traffic leaves it
+    z.vm_free_diff[0] = t - 1
+    z.vm_nr_free_pages -= t - 1
+    check_zone(m, z)
+    m.kswapd.set_pgdat_percpu_threshold(pressure=True)
+    assert z.stat_threshold < t - 1
+    check_zone(m, z)                      # the untouched residual is fine
+    z.vm_free_diff[0] -= 1                # ... but a changed delta beyond the threshold is not
+    z.vm_nr_free_pages += 1
+    with pytest.raises(InvariantError, match="beyond threshold"):
+        check_zone(m, z)
