@@ -573,9 +573,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from pagealloc.profiles import get_profile
-    from pagealloc.workload.decide_probe import probe
     from pagealloc.workload.fidelity import kernel_version, profile_for
-    from pagealloc.workload.replay import drive, follow, load_intervals, parse_what_if
+    from pagealloc.workload.replay import decide, drive, follow, load_intervals, parse_what_if
 
     cap = Path(args.capture)
     prof = args.profile or profile_for(kernel_version(cap))
@@ -591,8 +590,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         out["intervals"] = [r.as_dict() for r in rs]
         out["unexplained"] = sum(r.inconsistencies for r in rs)
     elif mode == "decide":
-        rows = [probe(cap, iv.dump_id, args.limit, prof, iv) for iv in intervals
-                if iv.next_id is not None]
+        rows = decide(cap, prof, intervals, args.limit)
         stats = [dict(r["stats"]) for r in rows]  # type: ignore[call-overload]
         allocs = sum(int(st.get("allocs", 0)) for st in stats)
         match = sum(int(st.get("match", 0)) for st in stats)

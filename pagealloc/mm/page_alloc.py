@@ -1970,6 +1970,30 @@ class PageAllocator:
         pcp.count += 1 << order
         return pindex
 
+    def pcp_insert(self, pcp: PerCpuPages, pfn: int, ft: int, order: int, tail: bool) -> int:
+        """Put the free block ``pfn`` on its pcp list with the pcp accounting and no vmstat
+        event: ``list_add_tail()`` as ``rmqueue_bulk()`` refills a list (``tail``), else
+        ``list_add()`` as the free path does; ``pcp->count``, the page's pcp state and, on
+        6.1, ``set_pcppage_migratetype()`` (the type a later drain returns it to).  For
+        state repairs (a trace replay putting back a page it took, or taking the kernel's
+        refill): unlike :meth:`pcp_push`, no ``PGFREE``.  Returns the pindex."""
+        pindex = self.pindex_table[(order << 4) | ft]
+        if pindex < 0:
+            raise PageStateError(f"pcp_insert: no pcp list for order {order} freetype {ft}")
+        mem = self.mem
+        if mem.pstate[pfn] & PS_MASK in (PS_BUDDY, PS_PCP):
+            raise PageStateError(f"pcp_insert: pfn {pfn:#x} is already free (state "
+                                 f"{mem.pstate[pfn]:#x})")
+        if tail:
+            mem.list_add_tail(pcp.list_base + pindex, pfn)
+        else:
+            mem.list_add(pcp.list_base + pindex, pfn)
+        mem.pstate[pfn] = PS_PCP | order
+        if self.profile.pcp_cached_migratetype:
+            mem.pkind[pfn] = ft & 7
+        pcp.count += 1 << order
+        return pindex
+
     def free_frozen_page_commit(self, zone: Zone, pcp: PerCpuPages, pfn: int, ft: int,
                                 order: int, fpi: int) -> None:
         """``free_frozen_page_commit()`` (7.2): LIFO push, free_high, batched overflow drain."""

@@ -1,9 +1,9 @@
 """``pagealloc fidelity DIR...``: how faithfully the model reproduces real trace captures.
 
-First cut (issue 5), built on the decide probe (:mod:`pagealloc.workload.decide_probe`): for
-each capture directory and each pair of consecutive dumps, the model starts from the exact
-dump, predicts every allocation (decide mode, repairing to the kernel's choice after a miss)
-and its state at the next dump is compared with that dump.  Per directory it reports, under
+Built on the decide replay (:class:`pagealloc.workload.decide.DecideReplay`): for each
+capture directory and each pair of consecutive dumps, the model starts from the exact dump,
+predicts every allocation (decide mode, repairing to the kernel's choice after a miss) and
+its state at the next dump is compared with that dump.  Per directory it reports, under
 the names automation relies on:
 
 ``dir``, ``kernel``, ``profile``
@@ -21,7 +21,7 @@ the names automation relies on:
     share of successful allocations where the model chose the kernel's PFN (0..1);
 ``dump_state_agreement``
     mean over the dumps reached of the free-block agreement (Jaccard index of the (pfn,
-    order) free blocks, :func:`~pagealloc.workload.decide_probe.compare_state`) (0..1;
+    order) free blocks, :func:`~pagealloc.workload.decide.compare_state`) (0..1;
     ``null`` when no interval reached its next dump);
 ``pagetypeinfo_max_cell_error``
     the largest relative error of a /proc/pagetypeinfo free-block cell at any dump (0..1);
@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 from pagealloc.profiles import PROFILES
-from pagealloc.workload.decide_probe import probe
 from pagealloc.workload.errors import InputFormatError as InputError
 
 _VERSION = re.compile(r"Linux version (\d+)\.(\d+)")
@@ -81,7 +80,7 @@ def fidelity(capture: Path, profile: str | None = None) -> dict[str, Any]:
     version = kernel_version(capture)
     prof = profile or profile_for(version)
     from pagealloc.profiles import get_profile
-    from pagealloc.workload.replay import dump_snapshots, follow, load_intervals
+    from pagealloc.workload.replay import decide, dump_snapshots, follow, load_intervals
     snaps = dump_snapshots(capture)
     intervals = [iv for iv in load_intervals(capture, get_profile(prof).gfp_table)
                  if iv.next_id is not None and iv.dump_id in snaps]
@@ -94,8 +93,7 @@ def fidelity(capture: Path, profile: str | None = None) -> dict[str, Any]:
         inconsistent += fr.inconsistencies
         for k, v in fr.explained.items():
             explained[k] = explained.get(k, 0) + v
-    for iv in intervals:
-        r = probe(capture, iv.dump_id, 0, prof, iv)
+    for r in decide(capture, prof, intervals):
         st: dict[str, int] = r["stats"]  # type: ignore[assignment]
         events += int(r["events"])  # type: ignore[call-overload]
         allocs += st.get("allocs", 0)

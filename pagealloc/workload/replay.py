@@ -27,8 +27,8 @@ Modes (``pagealloc replay CAPTURE --mode ...``):
 ``decide``
     lets the model choose every allocation from the same state and compares its PFN with the
     kernel's, by order/migratetype and by path (pcp hit, pcp refill, buddy), then repairs the
-    state to the kernel's choice and goes on (the engine of
-    :mod:`pagealloc.workload.decide_probe`); at each next dump the model's allocator state
+    state to the kernel's choice and goes on (:func:`decide`, the engine of
+    :class:`pagealloc.workload.decide.DecideReplay`); at each next dump the model's allocator state
     (free blocks, pageblock types, pagetypeinfo cells, pcp pages) is compared with the dump.
 ``drive``
     what-if: the model makes every decision itself and the kernel's PFNs are only handles
@@ -310,6 +310,21 @@ def _count_diff(a: bytearray, b: bytearray) -> int:
     return int(np.count_nonzero(x & (1 - y)))
 
 
+# ---------------------------------------------------------------------- decide mode
+def decide(capture: Path, profile: str | None = None, intervals: list[Interval] | None = None,
+           limit: int = 0, lenient: bool = False) -> list[dict[str, object]]:
+    """Decide mode over every interval that starts at a dump and ends at the next one: one
+    :class:`pagealloc.workload.decide.DecideReplay` result dict per interval."""
+    from pagealloc.profiles import get_profile
+    from pagealloc.workload.decide import DecideReplay
+    snaps = dump_snapshots(capture)
+    if intervals is None:
+        table = get_profile(profile or "linux-7.2").gfp_table
+        intervals = load_intervals(capture, table, lenient)
+    return [DecideReplay(capture, iv.dump_id, limit, profile, iv).run() for iv in intervals
+            if iv.next_id is not None and iv.dump_id in snaps]
+
+
 # ---------------------------------------------------------------------- what-if rules
 @dataclass(frozen=True, slots=True)
 class WhatIf:
@@ -503,4 +518,4 @@ def _free(m: Any, pfn: int, order: int, res: DriveResult) -> None:
 
 
 __all__ = ["Interval", "FollowResult", "DriveResult", "WhatIf", "ReplayError", "load_intervals",
-           "follow", "follow_interval", "drive", "parse_what_if", "dump_snapshots", "NIL"]
+           "follow", "follow_interval", "decide", "drive", "parse_what_if", "dump_snapshots", "NIL"]

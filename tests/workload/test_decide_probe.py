@@ -2,7 +2,7 @@
 
 Starting from an exact dump, every successful mm_page_alloc is predicted by the model
 (pcp head, rmqueue_bulk refills in ascending PFN, __rmqueue_smallest/expand, claim/steal)
-and compared with the kernel's PFN (pagealloc.workload.decide_probe).  The thresholds
+and compared with the kernel's PFN (pagealloc.workload.decide.DecideReplay).  The thresholds
 are below the measured rates of the whole interval (see the session notes) so that the
 tests pin the allocator rules without depending on the paths that have no trace events.
 """
@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pagealloc.workload.decide_probe import compare_state, probe
+from pagealloc.workload.decide import DecideReplay, compare_state
 from pagealloc.workload.state import machine_from_snapshot
 
 
 def test_linux_6_1_anon_every_pfn_matches(traces_dir: Path) -> None:
     """6.1 profile (fixed pcp high, free_factor, page->index drains): all of the first
     30 000 allocations of linux-6.1/anon and every pcp refill match the kernel exactly."""
-    r = probe(traces_dir / "linux-6.1" / "anon", 1, limit=30000)
+    r = DecideReplay(traces_dir / "linux-6.1" / "anon", 1, limit=30000).run()
     stats = r["stats"]
     assert isinstance(stats, dict)
     assert stats["allocs"] >= 30000
@@ -28,10 +28,11 @@ def test_linux_6_1_anon_every_pfn_matches(traces_dir: Path) -> None:
 def test_linux_7_2_anon_matches(traces_dir: Path) -> None:
     """7.2 profile (auto-tuned pcp high, nr_pcp_alloc batches): >= 99.5% of the first
     30 000 allocations of linux-7.2/anon match, and every pcp refill pulls the kernel's pages."""
-    r = probe(traces_dir / "linux-7.2" / "anon", 1, limit=30000)
+    r = DecideReplay(traces_dir / "linux-7.2" / "anon", 1, limit=30000).run()
     stats = r["stats"]
     assert isinstance(stats, dict)
-    assert float(r["match_rate"]) >= 0.995
+    rate = r["match_rate"]
+    assert isinstance(rate, float) and rate >= 0.995
     assert stats["refills"] == stats.get("refills_equal", 0) > 0
 
 
@@ -39,7 +40,7 @@ def test_state_at_the_next_dump_equals_the_kernels(traces_dir: Path) -> None:
     """linux-7.2/highorder from dump 1 to dump 2: every allocation matches, and the model's
     free lists, pageblock types and pcp page count at the next dump equal that dump's
     (compare_state), cell for cell of /proc/pagetypeinfo."""
-    r = probe(traces_dir / "linux-7.2" / "highorder", 1)
+    r = DecideReplay(traces_dir / "linux-7.2" / "highorder", 1).run()
     assert r["match_rate"] == 1.0 and r["next_dump"] == 2
     st = r["state_at_next_dump"]
     assert isinstance(st, dict)

@@ -1,0 +1,763 @@
+"""Decide mode: how often does the model pick the kernel's PFN? (the engine behind
+``pagealloc replay --mode decide`` and ``pagealloc fidelity``)
+
+:class:`DecideReplay` starts from an exact dump of a real trace, then walks the trace to the
+next dump.  For every successful ``mm_page_alloc`` the model allocates with the same
+gfp/order/CPU; the walk counts whether it chose the kernel's PFN (overall, by
+order/migratetype and by path: pcp hit, pcp refill, buddy, fallback), then continues from
+the kernel's state: the model's page goes back where it came from and the kernel's page is
+taken from wherever the model holds it; the kernel's pcp refills replace the model's
+(``rmqueue_bulk()``: every page moved is traced with ``percpu_refill=1``) and the kernel's
+pcp drains are applied as traced (``mm_page_pcpu_drain``; the model drains nothing by
+itself, ``PageAllocator.trace_drains``).  Frees go through the model's free path.  The
+per-CPU vmstat deltas are folded at whole trace seconds (``vmstat_update()``).  When the
+walk reaches the next dump, the model's state is compared with that dump
+(:func:`compare_state`: free pages and blocks, pageblock types, pagetypeinfo cells, pcp
+pages).
+
+Kernel paths without events (traces README section 9) are inferred from the trace itself,
+each by one method of :class:`DecideReplay` that names the kernel function it stands for,
+and counted in the stats: vfree blocks coming back whole (a traced block once all its pages
+are freed; on 7.2 a kworker's run of contiguous order-0 frees in naturally aligned chunks,
+as ``free_prepared_contig_range()`` frees them), ``alloc_pages_bulk()`` pages, a task
+preempted inside the allocator before its event fired, softirq frees that skip the pcp
+lists (preempt depth >= 2), batched frees reaching the pcp list at their
+``mm_page_free_batched`` line, and ``mm_page_alloc`` lines printed after softirq frees that
+happened later.  The three lookahead inferences (bulk, preempted, softirq) are applied only
+when they make the model's pick the kernel's.
+
+    python -m pagealloc.workload.decide ../shared/traces/linux-7.2/anon [--dump 1] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import collections
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pagealloc.machine import Machine
+from pagealloc.mm.mmzone import KIND_COMPOUND, NIL, ORDER_MASK, PS_ALLOC, PS_BUDDY, PS_MASK, PS_PCP
+from pagealloc.mm.tracepoints import TraceRecorder
+from pagealloc.workload.ftrace import TraceEvent
+from pagealloc.workload.state import KIND_UNKNOWN, machine_from_snapshot
+
+if TYPE_CHECKING:
+    from pagealloc.workload.replay import Interval
+
+#: events of an interval that the decide walk does not use (compaction is not replayed)
+_NOT_WALKED = ("mm_compaction_isolate_freepages", "mm_migrate_pages")
+#: the walk keeps this many events past ``limit`` allocations, so that the batched-free
+#: pairing of the last ones still finds their ``mm_page_free_batched`` lines
+_LIMIT_SLACK = 5000
+#: misses and refill misses reported with the model's reasoning
+_FIRST_MISSES = 10
+_FIRST_REFILL_MISSES = 5
+
+
+def covering_block(m: Machine, pfn: int) -> tuple[int, int, int]:
+    """(head, order, state) of the block holding pfn."""
+    ps = m.mem.pstate
+    for order in range(0, 11):
+        head = pfn & ~((1 << order) - 1)
+        s = ps[head]
+        if s & PS_MASK in (PS_ALLOC, PS_PCP, PS_BUDDY) and (s & ORDER_MASK) >= order:
+            if head + (1 << (s & ORDER_MASK)) > pfn:
+                return head, s & ORDER_MASK, s & PS_MASK
+    return NIL, 0, 0
+
+
+def take_page(m: Machine, pfn: int, order: int) -> bool:
+    """Force the block [pfn, pfn + 2^order) allocated, wherever the model holds it."""
+    mem, alloc = m.mem, m.alloc
+    head, horder, st = covering_block(m, pfn)
+    if head == NIL or st == PS_ALLOC:
+        return False
+    zone = alloc.zone_of(pfn)
+    if st == PS_PCP:
+        if head != pfn or horder != order:
+            return False
+        mem.list_del(pfn)
+        mem.pstate[pfn] = 0
+        pcp = next(p for p in zone.pcp if p.list_base <= mem.plist[pfn] < p.list_base + m.profile.nr_pcp_lists)
+        pcp.count -= 1 << order
+    else:
+        ft = mem.get_pfnblock_freetype(head)
+        alloc.del_page_from_free_list(head, zone, horder, ft)
+        # break_down_buddy_pages(): free the parts around the target
+        high = horder
+        cur = head
+        while high > order:
+            high -= 1
+            size = 1 << high
+            if pfn >= cur + size:
+                alloc._add_to_free_list(cur, zone, high, ft, False)
+                mem.pstate[cur] = PS_BUDDY | high
+                alloc.account_freepages(zone, size, ft)
+                cur += size
+            else:
+                alloc._add_to_free_list(cur + size, zone, high, ft, False)
+                mem.pstate[cur + size] = PS_BUDDY | high
+                alloc.account_freepages(zone, size, ft)
+    mem.pstate[pfn] = PS_ALLOC | order
+    return True
+
+
+def prepare_free(m: Machine, pfn: int, order: int, pending: dict[int, set[int]]) -> str:
+    """Make the model's state admit a free of (pfn, order); return how.  ``pending`` holds,
+    per high-order block being freed page by page, the pages freed so far.
+
+    ``vfree_page``/``vfree_block``: 7.2 ``vfree()`` -> ``free_pages_bulk()``: the pages
+    of a non-compound block are traced one by one by ``free_pages_prepare()``, then the
+    whole aligned block goes back with no event (traces README 9.2)."""
+    mem = m.mem
+    s = mem.pstate[pfn]
+    if s == PS_ALLOC | order:
+        return "ok"
+    head, horder, st = covering_block(m, pfn)
+    if st in (PS_PCP, PS_BUDDY):
+        return "already_free"
+    if st == PS_ALLOC and horder > order and not mem.pkind[head] & KIND_COMPOUND \
+            and not mem.pkind[head] & KIND_UNKNOWN and m.profile.kernel == "7.2":
+        done = pending.setdefault(head, set())
+        done.add(pfn)
+        if len(done) == 1 << horder:
+            del pending[head]
+            m.alloc.free_frozen_pages(head, horder, 0)
+            return "vfree_block"
+        return "vfree_page"
+    if st == PS_ALLOC and horder > order and not mem.pkind[head] & KIND_COMPOUND:
+        kind = mem.pkind[head]
+        for p in range(head, head + (1 << horder)):
+            mem.pstate[p] = PS_ALLOC
+            mem.pkind[p] = kind
+        if order == 0:
+            return "split"
+    if order > 0 and all(mem.pstate[p] == PS_ALLOC and mem.pkind[p] & KIND_UNKNOWN
+                         for p in range(pfn, pfn + (1 << order))):
+        mem.pkind[pfn + 1:pfn + (1 << order)] = bytes((1 << order) - 1)
+        mem.pstate[pfn + 1:pfn + (1 << order)] = bytes((1 << order) - 1)
+        mem.pstate[pfn] = PS_ALLOC | order
+        return "coalesce"
+    if mem.pstate[pfn] == PS_ALLOC | order:
+        return "split"
+    return "bad"
+
+
+def compare_state(m: Machine, ref: Machine) -> dict[str, float]:
+    """The model's state against a kernel dump's, at the same instant.
+
+    ``free_page_agreement``: Jaccard index of the sets of pages on the buddy free lists
+    (same PFN free in both / free in either); ``free_block_agreement``: the same over
+    (pfn, order) free blocks; ``pageblock_agreement``: share of pageblocks whose
+    migratetype (pageblock flags, isolate bit aside) matches; ``pagetypeinfo_max_cell_error``:
+    the largest relative difference ``|a - b| / max(a, b)`` over the /proc/pagetypeinfo
+    cells (zone, migratetype, order) of free blocks; ``pcp_pages_model``/``_kernel``: pages
+    on pcp lists.
+    """
+    def blocks(mm: Machine) -> tuple[set[tuple[int, int]], collections.Counter[tuple[int, int, int]]]:
+        out: set[tuple[int, int]] = set()
+        cells: collections.Counter[tuple[int, int, int]] = collections.Counter()
+        for z in mm.zones:
+            if not z.present_pages:
+                continue
+            for order, idx, pfn in mm.free_blocks(z):
+                out.add((pfn, order))
+                cells[(z.idx, idx, order)] += 1
+        return out, cells
+
+    mb, mc = blocks(m)
+    rb, rc = blocks(ref)
+
+    def pages(bs: set[tuple[int, int]]) -> set[int]:
+        return {q for pfn, order in bs for q in range(pfn, pfn + (1 << order))}
+
+    mp, rp = pages(mb), pages(rb)
+    union = len(mp | rp)
+    bunion = len(mb | rb)
+    nblocks = min(len(m.mem.pb), len(ref.mem.pb))
+    same_pb = sum(1 for b in range(nblocks) if m.mem.pb[b] & 7 == ref.mem.pb[b] & 7)
+    worst = 0.0
+    for cell in set(mc) | set(rc):
+        a, b = mc[cell], rc[cell]
+        worst = max(worst, abs(a - b) / max(a, b))
+
+    def pcp_pages(mm: Machine) -> int:
+        return sum(p.count for z in mm.zones if z.present_pages for p in z.pcp)
+
+    return {
+        "free_page_agreement": round(len(mp & rp) / union, 4) if union else 1.0,
+        "free_block_agreement": round(len(mb & rb) / bunion, 4) if bunion else 1.0,
+        "pageblock_agreement": round(same_pb / nblocks, 4) if nblocks else 1.0,
+        "pagetypeinfo_max_cell_error": round(worst, 4),
+        "pcp_pages_model": pcp_pages(m),
+        "pcp_pages_kernel": pcp_pages(ref),
+    }
+
+
+def _pcp_order(order: int) -> bool:
+    """``pcp_allowed_order()`` with THP: orders 0..PAGE_ALLOC_COSTLY_ORDER and the PMD order."""
+    return order <= 3 or order == 9
+
+
+class DecideReplay:
+    """Decide mode over one dump interval of a capture (see the module docstring).
+
+    ``interval`` (from :func:`pagealloc.workload.replay.load_intervals`) saves reading the
+    trace again; ``limit`` stops after that many allocations (and skips the comparison with
+    the next dump); ``follow_drains=False`` lets the model drain its pcp lists by itself
+    instead of applying the kernel's ``mm_page_pcpu_drain`` lines.  :meth:`run` walks the
+    interval once and returns the result dict (``match_rate``, ``stats``, ``by_order``,
+    ``by_path``, ``first_misses``, ``first_refill_misses``, ``state_at_next_dump``)."""
+
+    def __init__(self, capture: Path, dump_id: int = 1, limit: int = 0,
+                 profile: str | None = None, interval: "Interval | None" = None,
+                 follow_drains: bool = True) -> None:
+        from pagealloc.workload.replay import dump_snapshots, load_intervals
+        self.capture = capture
+        self.dump_id = dump_id
+        self.limit = limit
+        self.profile = profile
+        self.follow_drains = follow_drains
+        self.snaps = dump_snapshots(capture)
+        self.m = m = machine_from_snapshot(capture / self.snaps[dump_id], profile)
+        if interval is None:
+            interval = next(iv for iv in load_intervals(capture, m.profile.gfp_table)
+                            if iv.dump_id == dump_id)
+        self.interval = interval
+        self.restore_outstanding_orders()
+        self.rec = TraceRecorder()
+        m.attach(self.rec)
+        m.alloc.trace_drains = follow_drains
+        self.stats: collections.Counter[str] = collections.Counter()
+        self.by_order: collections.Counter[str] = collections.Counter()
+        self.by_path: collections.Counter[str] = collections.Counter()
+        self.first_misses: list[str] = []
+        self.refill_misses: list[str] = []
+        #: the kernel's pcp refill pages (``percpu_refill=1``) since the last allocation
+        self.kernel_refill: list[int] = []
+        #: per high-order block being vfree'd page by page, the pages freed so far
+        self.pending_vfree: dict[int, set[int]] = {}
+        #: pages another, preempted task took before this point: pfn -> order; their
+        #: ``mm_page_alloc`` line comes later (:meth:`explain_skipped_pcp_page`)
+        self.reserved: dict[int, int] = {}
+        #: pcp-order pages last freed in softirq at preempt depth >= 2 (README 9.5)
+        self.softirq_freed: set[int] = set()
+        # built by the passes over the interval's events (:meth:`run`)
+        self.events: list[TraceEvent] = []
+        self.skip: set[int] = set()
+        self.deferred: dict[int, TraceEvent] = {}
+        self.to_buddy: set[int] = set()
+        self.contig_run: dict[int, tuple[int, int]] = {}
+        self.by_pfn: dict[int, list[tuple[int, str, int]]] = {}
+        self.next_fold = 0.0
+
+    # ------------------------------------------------------------------ set-up
+    def restore_outstanding_orders(self) -> None:
+        """Give the allocations made before the dump and still outstanding at it their
+        real order (a dump shows allocated pages one by one; traces README 12: read the
+        trace before the dump to know what is outstanding).  ``__GFP_COMP`` (0x40000)
+        marks a compound block (``prep_compound_page()``)."""
+        m = self.m
+        ps = m.mem.pstate
+        for pfn, (order, gfp) in self.interval.outstanding.items():
+            size = 1 << order
+            if order and all(ps[q] == PS_ALLOC for q in range(pfn, pfn + size)):
+                ps[pfn:pfn + size] = bytes(size)
+                m.mem.pkind[pfn:pfn + size] = bytes(size)
+                ps[pfn] = PS_ALLOC | order
+                m.mem.pkind[pfn] = KIND_COMPOUND if gfp & 0x40000 else 0
+
+    def select_events(self) -> list[TraceEvent]:
+        """The interval's events that the walk uses, up to ``limit`` allocations plus
+        :data:`_LIMIT_SLACK` events."""
+        events: list[TraceEvent] = []
+        n_allocs = extra = 0
+        for ev in self.interval.events:
+            if ev.name in _NOT_WALKED:
+                continue
+            events.append(ev)
+            if ev.name == "mm_page_alloc":
+                n_allocs += 1
+            if self.limit and n_allocs >= self.limit:
+                extra += 1
+                if extra > _LIMIT_SLACK:
+                    break
+        return events
+
+    def reorder_allocs_before_softirq_frees(self) -> None:
+        """``trace_mm_page_alloc()`` fires at the end of ``__alloc_frozen_pages_noprof()``
+        (7.2; ``__alloc_pages()`` in 6.1), so softirq frees printed just before an
+        allocation may have run after its page was taken: unless the allocation's page is
+        one of them, apply the allocation first."""
+        evs = self.events
+        i = 0
+        while i < len(evs):
+            ev = evs[i]
+            if ev.name == "mm_page_free" and ev.softirq:
+                j = i
+                while j < len(evs) and evs[j].name in ("mm_page_free", "mm_page_free_batched") \
+                        and evs[j].softirq:
+                    j += 1
+                if j < len(evs) and evs[j].name == "mm_page_alloc" and not evs[j].softirq \
+                        and evs[j].fields["pfn"] not in {e.fields["pfn"] for e in evs[i:j]}:
+                    evs.insert(i, evs.pop(j))
+                    self.stats["alloc_before_softirq_free"] += 1
+                    i = j + 1
+                    continue
+            i += 1
+
+    def pair_batched_frees(self) -> None:
+        """A batched free reaches the pcp list at its ``mm_page_free_batched`` line, not at
+        its ``mm_page_free`` line: ``free_unref_folios()`` (7.2; ``free_unref_page_list()``
+        in 6.1) traces ``free_pages_prepare()`` for the whole batch first, then commits each
+        page with ``trace_mm_page_free_batched()`` (traces README 9.6, 12).  Fills ``skip``
+        (the free lines) and ``deferred`` (batched line -> its free)."""
+        pending: dict[int, int] = {}
+        for i, ev in enumerate(self.events):
+            if ev.name == "mm_page_free":
+                pending[ev.fields["pfn"]] = i
+            elif ev.name == "mm_page_free_batched":
+                jf = pending.pop(ev.fields["pfn"], None)
+                if jf is not None:
+                    self.skip.add(jf)
+                    self.deferred[i] = self.events[jf]
+            elif ev.name == "mm_page_alloc":
+                pending.pop(ev.fields["pfn"], None)
+
+    def infer_pcp_skipping_frees(self) -> None:
+        """A softirq free whose page is next taken by a ``zone_locked`` (buddy) event went
+        straight to the buddy lists: ``__free_frozen_pages()`` (7.2; ``free_unref_page()``
+        in 6.1) found the pcp lock held by the task it interrupted (``pcp_spin_trylock()``
+        failed) and called ``free_one_page()`` (traces README 9.5).  Inferred by looking
+        ahead; fills ``to_buddy`` (ids of such free events)."""
+        last_free: dict[int, int] = {}
+        evs = self.events
+        for i, ev in enumerate(evs):
+            if ev.name == "mm_page_free":
+                last_free[ev.fields["pfn"]] = i
+            elif ev.name in ("mm_page_alloc_zone_locked", "mm_page_alloc", "mm_page_pcpu_drain"):
+                jf = last_free.pop(ev.fields["pfn"], None)
+                if jf is not None and ev.name == "mm_page_alloc_zone_locked" and evs[jf].softirq:
+                    self.to_buddy.add(id(evs[jf]))
+
+    def find_vfree_contig_runs(self) -> None:
+        """Runs of consecutive order-0 frees of contiguous PFNs by a kworker (vfree's
+        deferred free work) at preempt depth 0, with no batched partner: 7.2 ``vfree()`` ->
+        ``free_pages_bulk()`` -> ``__free_contig_range()``, whose
+        ``free_prepared_contig_range()`` frees the run in naturally aligned chunks after
+        tracing each page (traces README 9.2; see :meth:`free_contig_run`).  Compaction's
+        and split folios' frees of contiguous pages come from the task itself and reach the
+        pcp lists one by one; page-table and other single frees under a lock show preempt
+        depth >= 1.  6.1's ``vfree()`` frees page by page: nothing to infer.  Fills
+        ``contig_run`` (event index -> (first, last) of its run)."""
+        if self.m.profile.kernel != "7.2":
+            return
+        evs, skip = self.events, self.skip
+        i = 0
+        n_ev = len(evs)
+        while i < n_ev:
+            ev = evs[i]
+            j = i
+            if ev.name == "mm_page_free" and ev.fields["order"] == 0 and ev.flags[3:4] == "." \
+                    and not ev.softirq and i not in skip and ev.task.startswith("kworker"):
+                while j + 1 < n_ev:
+                    nx = evs[j + 1]
+                    if not (nx.name == "mm_page_free" and nx.fields["order"] == 0
+                            and nx.pid == ev.pid and nx.flags[3:4] == "." and not nx.softirq
+                            and j + 1 not in skip
+                            and nx.fields["pfn"] == evs[j].fields["pfn"] + 1):
+                        break
+                    j += 1
+            if j > i:
+                for q in range(i, j + 1):
+                    self.contig_run[q] = (i, j)
+            i = j + 1
+
+    def index_by_pfn(self) -> None:
+        """Per PFN, the sorted (index, event name, pid) of the events naming it: the
+        lookahead of :meth:`explain_skipped_pcp_page` (a batched free counts at its
+        ``mm_page_free_batched`` line)."""
+        by_pfn = self.by_pfn
+        for i, ev in enumerate(self.events):
+            if ev.name in ("mm_page_alloc", "mm_page_free", "mm_page_alloc_zone_locked",
+                           "mm_page_pcpu_drain") and i not in self.skip:
+                by_pfn.setdefault(ev.fields["pfn"], []).append((i, ev.name, ev.pid))
+        for i, dev in list(self.deferred.items()):
+            by_pfn.setdefault(dev.fields["pfn"], []).append((i, "mm_page_free", dev.pid))
+        for lst in by_pfn.values():
+            lst.sort()
+
+    def next_event(self, pfn: int, after: int) -> tuple[str, int]:
+        """(name, pid) of the next event naming ``pfn`` after index ``after``."""
+        lst = self.by_pfn.get(pfn)
+        if not lst:
+            return "", 0
+        j = bisect.bisect_right(lst, (after, "\xff", 1 << 62))
+        return (lst[j][1], lst[j][2]) if j < len(lst) else ("", 0)
+
+    # ------------------------------------------------------------------ inferences
+    def fold_vmstat(self, ts: float) -> None:
+        """``vmstat_update()`` -> ``refresh_cpu_vm_stats()`` folds the per-CPU vmstat
+        deltas about once a second (``round_jiffies_relative(sysctl_stat_interval)``, both
+        kernels); the watermark checks read the folded ``NR_FREE_PAGES``, so the fold times
+        matter at the watermarks: fold at whole trace seconds."""
+        if ts < self.next_fold:
+            return
+        self.next_fold = float(int(ts) + 1)
+        for z in self.m.zones:
+            if z.pcp and z.vm_free_diff[0]:
+                z.vm_nr_free_pages += z.vm_free_diff[0]
+                z.vm_free_diff[0] = 0
+        self.stats["vmstat_folds"] += 1
+
+    def explain_skipped_pcp_page(self, q: int, i: int, pid: int, order: int) -> str:
+        """Which event-less path took pcp page ``q`` before event ``i`` (traces README 9):
+
+        ``bulk_alloc_inferred``: its next event is its free: ``alloc_pages_bulk_noprof()``
+        (7.2; ``__alloc_pages_bulk()`` in 6.1) took it off the pcp list with no
+        ``mm_page_alloc`` (9.1); ``preempted_alloc_inferred``: its next event is another
+        task's ``mm_page_alloc``: that task took it and was preempted before
+        ``trace_mm_page_alloc()`` at the end of ``__alloc_frozen_pages_noprof()`` (6.1
+        ``__alloc_pages()``); ``free_skipped_pcp_inferred``: it was freed in softirq under a
+        held pcp lock and went to the buddy lists (``free_one_page()``, 9.5).  ``""``: none."""
+        nxt_name, nxt_pid = self.next_event(q, i)
+        if nxt_name == "mm_page_free" and order == 0:
+            return "bulk_alloc_inferred"
+        if nxt_name == "mm_page_alloc" and nxt_pid != pid:
+            return "preempted_alloc_inferred"
+        if q in self.softirq_freed and _pcp_order(order):
+            return "free_skipped_pcp_inferred"
+        return ""
+
+    def apply_lookahead(self, p: int, k: int, i: int, pid: int, order: int) -> int:
+        """Explain a miss by event-less paths when that makes the model's pick the kernel's.
+
+        If the model picked pcp page ``p`` and the kernel's page ``k`` sits further down the
+        same pcp list with no refill in between, and every page before it (``p``, then the
+        list from its head down to ``k``) is explained by
+        :meth:`explain_skipped_pcp_page`, apply those explanations and return ``k``: the
+        model's choice was the kernel's.  Else return ``p``."""
+        m, stats = self.m, self.stats
+        mem = m.mem
+        if not (p != k and p != NIL and mem.pstate[p] == PS_ALLOC | order
+                and mem.pstate[k] == PS_PCP | order
+                and not any(n_ == "mm_page_alloc_zone_locked" for (n_, _c, _a) in self.rec.events)):
+            return p
+        why_p = self.explain_skipped_pcp_page(p, i, pid, order)
+        chain: list[tuple[int, str]] = []
+        q = mem.lhead[mem.plist[k]]
+        while why_p and q != k and q != NIL and len(chain) < 64:
+            why = self.explain_skipped_pcp_page(q, i, pid, order)
+            if not why:
+                break
+            chain.append((q, why))
+            q = mem.nxt[q]
+        if not (why_p and q == k):
+            return p
+        zone = m.alloc.zone_of(k)
+        pcp = zone.pcp[0]
+        for x, why in [(p, why_p)] + chain:
+            stats[why] += 1
+            if x != p:
+                mem.list_del(x)
+                pcp.count -= 1 << order
+                mem.pstate[x] = PS_ALLOC | order
+            if why == "preempted_alloc_inferred":
+                self.reserved[x] = order
+            elif why == "free_skipped_pcp_inferred":
+                self.softirq_freed.discard(x)
+                m.alloc.free_one_page(zone, x, order, 0)
+        mem.list_del(k)
+        pcp.count -= 1 << order
+        mem.pstate[k] = PS_ALLOC | order
+        return k
+
+    def repair_refill(self, model: list[int], kernel: list[int], k: int, order: int,
+                      req_mt: int) -> None:
+        """Continue from the kernel's pcp refill (``rmqueue_bulk()``, both kernels): pages
+        the model moved to the pcp list and the kernel did not go back to the buddy lists;
+        the kernel's go from the buddy lists to the list's tail (``list_add_tail()``), in its
+        order."""
+        m, stats = self.m, self.stats
+        kset = set(kernel)
+        for q in model:
+            if q not in kset and m.mem.pstate[q] == PS_PCP | order:
+                m.alloc.drain_pcp_page(q, order)
+                stats["refill_pages_returned"] += 1
+        mt = req_mt if 0 <= req_mt < 3 else 1
+        if kernel:
+            # the kernel refills an empty list: pages the model still holds on it are
+            # ones the kernel's list no longer had (resync them to the buddy lists)
+            zone = m.alloc.zone_of(kernel[0])
+            lid = zone.pcp[0].list_base + m.profile.order_to_pindex(mt, order)
+            for q in m.mem.list_entries(lid):
+                if q not in kset:
+                    m.alloc.drain_pcp_page(q, order)
+                    stats["pcp_list_resync"] += 1
+        mset = set(model)
+        for q in kernel:
+            if q == k or q in mset or m.mem.pstate[q] == PS_PCP | order:
+                continue
+            if not take_page(m, q, order):
+                stats["refill_page_not_free_in_model"] += 1
+                continue
+            m.alloc.pcp_insert(m.alloc.zone_of(q).pcp[0], q, mt, order, tail=True)
+            stats["refill_pages_taken"] += 1
+
+    def give_back(self, p: int, order: int, req_mt: int) -> None:
+        """Undo the model's allocation of ``p`` where it came from: the head of the pcp
+        list it was popped from (``__rmqueue_pcplist()`` takes the head; pcp hits and
+        refills both use the request's migratetype list), or the buddy lists.  A pick the
+        model's state holds only because a softirq free skipped the pcp lists in the kernel
+        (README 9.5, ``free_one_page()``) goes to the buddy lists."""
+        m = self.m
+        m.mem.pstate[p] = 0
+        m.mem.pkind[p] = 0
+        zone = m.alloc.zone_of(p)
+        ft = m.mem.get_pfnblock_freetype(p)
+        if _pcp_order(order) and p in self.softirq_freed:
+            self.stats["free_skipped_pcp_inferred"] += 1
+            self.softirq_freed.discard(p)
+            m.mem.pstate[p] = PS_ALLOC | order
+            m.alloc.free_one_page(zone, p, order, 0)
+        elif _pcp_order(order):
+            mt = req_mt if 0 <= req_mt < 3 else (ft & 7 if (ft & 7) < 3 else 1)
+            m.alloc.pcp_insert(zone.pcp[0], p, mt, order, tail=False)
+        else:
+            m.mem.pstate[p] = PS_ALLOC | order
+            m.alloc.free_one_page(zone, p, order, 0)
+
+    def describe(self, q: int, order: int) -> str:
+        """Where the model held page ``q`` when the kernel handed it out."""
+        m = self.m
+        head, horder, st = covering_block(m, q)
+        if head == NIL:
+            return "unknown"
+        where = {PS_PCP: "on a pcp list", PS_BUDDY: "free in the buddy lists",
+                 PS_ALLOC: "allocated"}.get(st, "elsewhere")
+        if st == PS_PCP:
+            mem = m.mem
+            lid = mem.plist[head]
+            pos = 0
+            x = mem.lhead[lid]
+            while x != NIL and x != head and pos < 4096:
+                x = mem.nxt[x]
+                pos += 1
+            where += f" at position {pos}"
+        elif st == PS_BUDDY:
+            where += f" (order-{horder} block {head:#x})"
+        return where
+
+    # ------------------------------------------------------------------ events
+    def on_alloc(self, i: int, ev: TraceEvent) -> bool:
+        """One ``mm_page_alloc``: the model decides, the result is scored, the state is
+        repaired to the kernel's choice.  False when the limit check is to be skipped."""
+        m, stats, by_order, by_path = self.m, self.stats, self.by_order, self.by_path
+        f = ev.fields
+        if f["pfn"] < 0:
+            stats["alloc_failed_in_kernel"] += 1
+            return False
+        k, order = f["pfn"], f["order"]
+        if self.reserved.get(k, -1) == order:
+            # the model chose this page when the kernel really took it (apply_lookahead)
+            del self.reserved[k]
+            key = f"order{order}/mt{f['migratetype']}"
+            by_order[key + ":n"] += 1
+            by_order[key + ":match"] += 1
+            stats["allocs"] += 1
+            stats["match"] += 1
+            self.kernel_refill = []
+            return False
+        rec = self.rec
+        rec.events.clear()
+        p = m.alloc.alloc_pages(f["gfp_flags"], order, 0)
+        p = self.apply_lookahead(p, k, i, ev.pid, order)
+        stats["extfrag_model"] += sum(1 for e in rec.events if e[0] == "mm_page_alloc_extfrag")
+        model_refill = [a[0] for (n_, _c, a) in rec.events if n_ == "mm_page_alloc_zone_locked" and a[3]]
+        kernel_refill = self.kernel_refill
+        if kernel_refill or model_refill:
+            stats["refills"] += 1
+            stats["refills_equal"] += kernel_refill == model_refill
+            if kernel_refill != model_refill and len(self.refill_misses) < _FIRST_REFILL_MISSES:
+                self.refill_misses.append(
+                    f"line {ev.lineno}: kernel {len(kernel_refill)} pages "
+                    f"{[hex(x) for x in kernel_refill]} model "
+                    f"{len(model_refill)} {[hex(x) for x in model_refill]}")
+        self.kernel_refill = []
+        key = f"order{order}/mt{f['migratetype']}"
+        by_order[key + ":n"] += 1
+        stats["allocs"] += 1
+        # the model's path: a pcp hit, a pcp refill (rmqueue_bulk), the buddy lists
+        # (rmqueue_buddy) or a fallback (claim/steal: an extfrag event), or it failed
+        names = [n_ for (n_, _c, _a) in rec.events]
+        path = ("failed" if p == NIL else "fallback" if "mm_page_alloc_extfrag" in names
+                else "pcp_refill" if model_refill
+                else "buddy" if "mm_page_alloc_zone_locked" in names else "pcp")
+        by_path[path + ":n"] += 1
+        if p == k:
+            stats["match"] += 1
+            by_order[key + ":match"] += 1
+            by_path[path + ":match"] += 1
+        else:
+            if len(self.first_misses) < _FIRST_MISSES:
+                kz = m.alloc.zone_of(k).name if 0 <= k < m.mem.max_pfn else "?"
+                mz = m.alloc.zone_of(p).name if p != NIL else "-"
+                self.first_misses.append(
+                    f"line {ev.lineno}: kernel {k:#x} ({kz}) model {p:#x} ({mz}, via {path}) "
+                    f"order {order} gfp {f['gfp_flags']:#x}; the kernel's page was "
+                    f"{self.describe(k, order)} in the model")
+            if p != NIL:
+                self.give_back(p, order, f["migratetype"])
+            if not take_page(m, k, order):
+                stats["kernel_page_not_free_in_model"] += 1
+        if self.follow_drains and kernel_refill != model_refill:
+            self.repair_refill(model_refill, kernel_refill, k, order, f["migratetype"])
+        return True
+
+    def free_contig_run(self, i: int) -> bool:
+        """A free inside a 7.2 vfree run (:meth:`find_vfree_contig_runs`): at the run's last
+        page, ``free_prepared_contig_range()`` frees it in naturally aligned chunks of up to
+        ``MAX_PAGE_ORDER`` with no further event (traces README 9.2).  Only pages whose
+        allocation the trace never showed (in use at the dump, block order unknown) are
+        freed so; a vfree of a block the trace allocated is handled by
+        :func:`prepare_free`, and pages of a split folio reach the pcp lists one by one.
+        False when the limit check is to be skipped."""
+        m, stats = self.m, self.stats
+        start, end = self.contig_run[i]
+        if i != end:
+            return False
+        pfns = [self.events[q].fields["pfn"] for q in range(start, end + 1)]
+        if all(m.mem.pstate[q] == PS_ALLOC and m.mem.pkind[q] & KIND_UNKNOWN for q in pfns):
+            pfn, left = pfns[0], len(pfns)
+            while left:
+                o = min((pfn & -pfn).bit_length() - 1 if pfn else 10, left.bit_length() - 1, 10)
+                kind = m.mem.pkind[pfn] & ~KIND_COMPOUND
+                m.mem.pstate[pfn + 1:pfn + (1 << o)] = bytes((1 << o) - 1)
+                m.mem.pkind[pfn + 1:pfn + (1 << o)] = bytes((1 << o) - 1)
+                m.mem.pstate[pfn] = PS_ALLOC | o
+                m.mem.pkind[pfn] = kind
+                m.alloc.free_frozen_pages(pfn, o, 0)
+                stats["free_contig_chunk_order%d" % o] += 1
+                pfn += 1 << o
+                left -= 1 << o
+        else:
+            for q in pfns:
+                how = prepare_free(m, q, 0, self.pending_vfree)
+                stats["free_" + how] += 1
+                if how in ("ok", "split", "coalesce"):
+                    m.alloc.free_frozen_pages(q, 0, 0)
+        return True
+
+    def on_free(self, ev: TraceEvent) -> None:
+        """One ``mm_page_free`` (at its ``mm_page_free_batched`` line when batched): through
+        the model's free path, after :func:`prepare_free`; a free of a page the model holds
+        free was an ``alloc_pages_bulk()`` page (README 9.1); a softirq free inferred to skip
+        the pcp lists (:meth:`infer_pcp_skipping_frees`) goes to ``free_one_page()``."""
+        m, stats = self.m, self.stats
+        f = ev.fields
+        if ev.softirq and ev.flags[3:4].isdigit() and int(ev.flags[3]) >= 2:
+            # README 9.5: every pcp-skipping free seen had preempt depth >= 2
+            self.softirq_freed.add(f["pfn"])
+        else:
+            self.softirq_freed.discard(f["pfn"])
+        how = prepare_free(m, f["pfn"], f["order"], self.pending_vfree)
+        if how == "already_free" and take_page(m, f["pfn"], f["order"]):
+            how = "bulk_allocated"
+        stats["free_" + how] += 1
+        if how in ("ok", "split", "coalesce", "bulk_allocated"):
+            if id(ev) in self.to_buddy and _pcp_order(f["order"]):
+                stats["free_skipped_pcp"] += 1
+                zone = m.alloc.free_pages_prepare(f["pfn"], f["order"])
+                m.alloc.free_one_page(zone, f["pfn"], f["order"], 0)
+            else:
+                m.alloc.free_frozen_pages(f["pfn"], f["order"], 0)
+
+    def on_drain(self, ev: TraceEvent) -> None:
+        """``mm_page_pcpu_drain``: decide mode follows the kernel's pcp drains (every pcp
+        -> buddy move is traced by ``free_pcppages_bulk()``); only the allocations are the
+        model's to choose."""
+        if self.follow_drains:
+            f = ev.fields
+            self.stats["drains_applied" if self.m.alloc.drain_pcp_page(f["pfn"], f["order"])
+                       else "drains_not_on_model_pcp"] += 1
+
+    def step(self, i: int, ev: TraceEvent) -> bool:
+        """Apply event ``i``; False when the limit check is to be skipped."""
+        name = ev.name
+        if name == "mm_page_alloc_extfrag":
+            self.stats["extfrag_kernel"] += 1
+            return False
+        if name == "mm_page_alloc_zone_locked":
+            if ev.fields["percpu_refill"]:
+                self.kernel_refill.append(ev.fields["pfn"])
+            return False
+        if name == "mm_page_pcpu_drain":
+            self.on_drain(ev)
+            return False
+        if name == "mm_page_alloc":
+            return self.on_alloc(i, ev)
+        if name == "mm_page_free" and i in self.contig_run:
+            return self.free_contig_run(i)
+        if name == "mm_page_free":
+            self.on_free(ev)
+        return True
+
+    # ------------------------------------------------------------------ the walk
+    def run(self) -> dict[str, object]:
+        """Walk the interval; return the result (see the class docstring)."""
+        self.events = self.select_events()
+        self.reorder_allocs_before_softirq_frees()
+        self.pair_batched_frees()
+        self.infer_pcp_skipping_frees()
+        self.find_vfree_contig_runs()
+        self.index_by_pfn()
+        events, skip, deferred, limit = self.events, self.skip, self.deferred, self.limit
+        self.next_fold = float(int(events[0].ts) + 1) if events else 0.0
+        for i, ev in enumerate(events):
+            self.fold_vmstat(ev.ts)
+            if i in skip:
+                continue
+            if self.step(i, deferred.get(i, ev)) and limit and self.stats["allocs"] >= limit:
+                break
+        return self.result()
+
+    def result(self) -> dict[str, object]:
+        """The result dict; with the next dump reached (no ``limit``), the model's state
+        against that dump (:func:`compare_state`): the allocations were repaired to the
+        kernel's choices, so what differs comes from paths without events and from the
+        model's free-path placement."""
+        stats = self.stats
+        rate = stats["match"] / max(1, stats["allocs"])
+        out: dict[str, object] = {
+            "capture": str(self.capture), "dump": self.dump_id, "events": len(self.events),
+            "match_rate": round(rate, 4),
+            "stats": dict(stats), "by_order": dict(sorted(self.by_order.items())),
+            "by_path": dict(sorted(self.by_path.items())),
+            "first_misses": self.first_misses, "first_refill_misses": self.refill_misses}
+        nxt = self.dump_id + 1
+        if self.interval.next_id == nxt and not self.limit and nxt in self.snaps:
+            out["next_dump"] = nxt
+            out["state_at_next_dump"] = compare_state(
+                self.m, machine_from_snapshot(self.capture / self.snaps[nxt], self.profile))
+        return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("capture", type=Path)
+    ap.add_argument("--dump", type=int, default=1)
+    ap.add_argument("--limit", type=int, default=0)
+    a = ap.parse_args(argv)
+    print(json.dumps(DecideReplay(a.capture, a.dump, a.limit).run(), indent=1))
+    return 0
+
+
+__all__ = ["DecideReplay", "compare_state", "covering_block", "main", "prepare_free", "take_page"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
