@@ -45,7 +45,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from pagealloc.mm import gfp as G
 from pagealloc.mm.gfp import GfpParseError, GfpTable
@@ -392,6 +392,11 @@ class DriveResult:
     rewritten: collections.Counter[str] = field(default_factory=collections.Counter)
     skipped: collections.Counter[str] = field(default_factory=collections.Counter)
     metrics: dict[str, int] = field(default_factory=dict)
+    #: ``sample(machine) | {"event": events}`` every ``every`` replayed requests and at
+    #: the end (:func:`drive`); empty without a ``sample`` function
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    #: the machine as the replay left it (not in :meth:`as_dict`)
+    machine: Any = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"events": self.events, "allocs": self.allocs, "alloc_failures": self.failures,
@@ -399,22 +404,39 @@ class DriveResult:
                 "skipped": dict(self.skipped), "metrics": self.metrics}
 
 
-def drive(capture: Path, profile: str | None = None, rules: list[WhatIf] | None = None,
+def first_dump_machine(capture: Path, profile: Any = None) -> Any:
+    """The machine loaded from the capture's first dump, as :func:`drive` starts from it
+    (``profile``: a name, a :class:`~pagealloc.profiles.Profile` or None)."""
+    from pagealloc.workload.state import machine_from_snapshot
+    snaps = dump_snapshots(capture)
+    return machine_from_snapshot(capture / snaps[min(snaps)], profile)
+
+
+def drive(capture: Path, profile: Any = None, rules: list[WhatIf] | None = None,
           intervals: list[Interval] | None = None, limit: int = 0,
-          lenient: bool = False) -> DriveResult:
+          lenient: bool = False, *, machine: Any = None, every: int = 0,
+          sample: Callable[[Any], Mapping[str, Any]] | None = None) -> DriveResult:
     """Drive mode from the first dump to the end of the trace (see the module docstring).
 
     Blocks outstanding at the first dump keep the kernel's PFNs (they are the dump's); a
     free of a PFN the replay never saw allocated is skipped and counted.  A kernel block
-    freed page by page (README 9.7) is split in the model first (``split_page()``)."""
-    from pagealloc.workload.state import machine_from_snapshot
-    snaps = dump_snapshots(capture)
-    m = machine_from_snapshot(capture / snaps[min(snaps)], profile)
+    freed page by page (README 9.7) is split in the model first (``split_page()``).
+
+    ``machine``: start from this machine (from :func:`first_dump_machine`, e.g. to read its
+    counters first) instead of loading the first dump.  ``sample``: called with the machine
+    every ``every`` replayed requests (``mm_page_alloc`` and ``mm_page_free`` lines, as
+    :attr:`DriveResult.events` counts them; with ``every=0`` only at the end) and once at
+    the end; each result, with ``"event"`` set to the request count, goes to
+    :attr:`DriveResult.samples`, so the last sample is the end state.  The machine is
+    returned in :attr:`DriveResult.machine`."""
+    m = machine if machine is not None else first_dump_machine(capture, profile)
     if intervals is None:
         intervals = load_intervals(capture, m.profile.gfp_table, lenient)
     rules = rules or []
     unmapped_mode = m.profile.unmapped
     res = DriveResult()
+    res.machine = m
+    next_sample = every if sample is not None and every > 0 else -1
     # kernel pfn -> (model pfn, order) for blocks allocated during the replay
     handle: dict[int, tuple[int, int]] = {}
     # kernel pfn of a page inside a handled block -> the block's kernel head
@@ -427,6 +449,11 @@ def drive(capture: Path, profile: str | None = None, rules: list[WhatIf] | None 
             for pfn, (order, _gfp) in iv.outstanding.items():
                 handle.setdefault(pfn, (pfn, order))
         for ev in iv.events:
+            if 0 <= next_sample <= res.events and sample is not None:
+                # the state after the request that reached the cadence (branches below
+                # may ``continue``, so the check runs before the next event)
+                next_sample += every
+                res.samples.append(dict(sample(m)) | {"event": res.events})
             name = ev.name
             f = ev.fields
             if name == "mm_page_alloc":
@@ -494,6 +521,8 @@ def drive(capture: Path, profile: str | None = None, rules: list[WhatIf] | None 
                 break
         if limit and res.allocs >= limit:
             break
+    if sample is not None:
+        res.samples.append(dict(sample(m)) | {"event": res.events})
     res.metrics = m.metrics()
     return res
 
@@ -518,4 +547,4 @@ def _free(m: Any, pfn: int, order: int, res: DriveResult) -> None:
 
 
 __all__ = ["Interval", "FollowResult", "DriveResult", "WhatIf", "ReplayError", "load_intervals",
-           "follow", "follow_interval", "decide", "drive", "parse_what_if", "dump_snapshots", "NIL"]
+           "follow", "follow_interval", "decide", "drive", "first_dump_machine", "parse_what_if", "dump_snapshots", "NIL"]

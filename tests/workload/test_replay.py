@@ -153,3 +153,25 @@ def test_intervals_cut_at_capture_kpageflags_markers(tmp_path: Path) -> None:
     ivs = load_intervals(tmp_path, GFP_TABLE_7_2)
     assert [(iv.dump_id, iv.next_id, len(iv.events)) for iv in ivs] == [(1, 2, 2), (2, None, 1)]
     assert ivs[0].outstanding == {0x10: (0, G.GFP_KERNEL)}
+
+
+def test_drive_samples_on_the_request_cadence_and_returns_the_machine(traces_dir: Path) -> None:
+    """drive(every=N, sample=f) calls f with the machine every N replayed requests
+    (mm_page_alloc and mm_page_free lines) and at the end, as a scenario run samples; the
+    machine comes back in the result, and a machine passed in (first_dump_machine) is the
+    one driven."""
+    from pagealloc.experiments.compare import measure_state
+    from pagealloc.workload.replay import drive, first_dump_machine, load_intervals
+    cap = traces_dir / "linux-7.2" / "fork"
+    m = first_dump_machine(cap, "linux-7.2")
+    ivs = load_intervals(cap, m.profile.gfp_table)
+    res = drive(cap, "linux-7.2", [], ivs, limit=3000, machine=m, every=1000,
+                sample=measure_state)
+    assert res.machine is m
+    marks = [s["event"] for s in res.samples]
+    assert marks[:-1] == list(range(1000, res.events, 1000)) and marks[-1] == res.events
+    assert len(marks) >= 4 and all("free_order9_blocks" in s for s in res.samples)
+    assert res.samples[-1]["free_pages"] == m.nr_free_pages()
+    plain = drive(cap, "linux-7.2", [], ivs, limit=3000)
+    assert plain.samples == [] and plain.as_dict() == res.as_dict()
+    assert plain.machine is not m and plain.machine.nr_free_pages() == m.nr_free_pages()
