@@ -32,6 +32,12 @@ cpa_splits         ``direct_map_level{2,3}_splits``                 ``cpa_split_
 pages_zeroed       ``pages_zeroed_alloc`` + ``_free`` + ``_mermap`` 4096 B / ``zero_bandwidth_...``
 map_back_zeroing   ``pages_zeroed_map_back``                        4096 B / ``zero_block_...``
 mermap_flushes     ``local_flushes`` (mermap)                       ``mermap_local_flush_ns``
+compaction_scan    ``compact_migrate_scanned`` + ``_free_scanned``  ``compact_scan_per_page_ns``
+migrate_copy       ``pgmigrate_success`` (pages)                    4096 B / ``migrate_copy_...``
+migrate_remap      ``pgmigrate_success`` (pages)                    ``migrate_page_ns``
+reclaim_scan       ``pgscan_kswapd`` + ``pgscan_direct``            ``reclaim_scan_per_page_ns``
+reclaim_steal      ``pgsteal_kswapd`` + ``pgsteal_direct``          ``reclaim_steal_per_page_ns``
+swap_out           ``pswpout`` (pages)                              ``swap_out_per_page_ns``
 ================== ================================================ ===============================
 
 Counted once, never twice: a CPA split's ``flush_tlb_all()`` is charged through
@@ -39,6 +45,16 @@ Counted once, never twice: a CPA split's ``flush_tlb_all()`` is charged through
 ``pgalloc_*``; the mermap's local flush through the mermap's ``local_flushes`` (the TLB
 model's ``flush_local`` counts the same flush and is not read); ``flip_pages_*`` and
 ``flush_ranged`` are not charged, their work being in the CPA, flush and IPI components.
+Compaction and reclaim: ``compact_daemon_*_scanned`` are the kcompactd part of
+``compact_*_scanned`` (``count_compact_events()`` counts both, ``mm/compaction.c``) and are
+not read; ``pgscan_anon``/``pgscan_file`` (and ``pgsteal_*``) split the same pages by LRU
+type and are not read; a migrated page's source is freed through ``pgfree`` and a reclaimed
+page through ``pgfree`` (charged in ``frees``, not in ``migrate_*`` or ``reclaim_steal``);
+``compact_isolated`` counts pages the scanners already charged.  Not charged, for want of a
+counter: the buddy allocator's merges in ``__free_one_page()`` and splits in ``expand()``
+(the model, like the kernel, counts neither: their work is inside ``alloc_fast_ns`` and
+``free_fast_ns``), and dirty page-cache writeback (the model keeps no ``pgpgout``; the
+flushers' I/O is not on the allocating CPU).
 
 Worked example (defaults, 4 CPUs): flipping one 2 MiB-mapped pageblock to unmapped is one
 ``__rmqueue`` of the block (``buddy_op_ns`` 166.7), one CPA call (317.5), and a full flush
@@ -61,8 +77,10 @@ if TYPE_CHECKING:
     from pagealloc.machine import Machine
 
 __all__ = (
+    "COMPONENTS",
     "COUNTERS",
     "PAGE_SIZE",
+    "VM_EVENT_COUNTERS",
     "CostParams",
     "counter_delta",
     "describe",
@@ -79,8 +97,35 @@ COUNTERS = (
     "direct_map_level3_splits", "pages_zeroed_alloc", "pages_zeroed_free",
     "pages_zeroed_mermap", "pages_zeroed_map_back", "local_flushes",
 )
+#: the vm events of compaction, migration and reclaim it reads (``/proc/vmstat`` names; a
+#: vm event appears in :func:`machine_counters` once it has been counted)
+VM_EVENT_COUNTERS = (
+    "compact_migrate_scanned", "compact_free_scanned", "pgmigrate_success",
+    "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct", "pswpout",
+)
+#: the components of :func:`modelled_cost`, in its order (``total_ns`` is their sum)
+COMPONENTS = (
+    "allocations", "frees", "flips", "tlb_full_flushes", "ipis", "invlpgb",
+    "ranged_flush_pages", "cpa_calls", "cpa_splits", "pages_zeroed", "map_back_zeroing",
+    "mermap_flushes", "compaction_scan", "migrate_copy", "migrate_remap", "reclaim_scan",
+    "reclaim_steal", "swap_out",
+)
 
-_BANDWIDTHS = ("zero_bandwidth_bytes_per_ns", "zero_block_bandwidth_bytes_per_ns")
+_BANDWIDTHS = ("zero_bandwidth_bytes_per_ns", "zero_block_bandwidth_bytes_per_ns",
+               "migrate_copy_bandwidth_bytes_per_ns")
+
+#: Mel Gorman, "Defer initialisation of struct pages to kthreads" v4 cover letter: on a
+#: 1 TB machine each of the 4 nodes' kswapd "initialised deferred memory in 1148ms"
+_DEFERRED_INIT_NS_PER_PAGE = 1148e6 / ((1 << 40) // 4 // PAGE_SIZE)
+#: Shivank Garg, move_pages() between two nodes of an AMD Zen 3 EPYC, vanilla v7.1-rc1,
+#: single-threaded serial folio_copy: 3.31 GB/s with 4K folios, 11.02 GB/s with 2M folios
+_MOVE_PAGES_4K_BYTES_PER_NS = 3.31
+_MOVE_PAGES_2M_BYTES_PER_NS = 11.02
+#: Huang Ying, "mm, THP, swap: delay splitting THP after swapped out": swap-out throughput
+#: 5.81 GB/s (before the patch) with 16 processes, vm-scalability swap-w-seq, Xeon E5 v3,
+#: swap on a RAM-simulated PMEM device
+_SWAP_OUT_BYTES_PER_NS = 5.81
+_SWAP_OUT_PROCESSES = 16
 
 
 def _p(default: float, unit: str, source: str, inferred: bool = False) -> Any:
@@ -149,6 +194,41 @@ class CostParams:
     ``mermap_local_flush_ns`` = 3,300 [inferred]: ``arch_mermap_flush_tlb()`` is
     ``__flush_tlb_all()`` on the local CPU, no IPI (series.md 2.11), so it costs
     ``full_flush_local_ns``.
+
+    ``compact_scan_per_page_ns`` = 1,148 ms / 67,108,864 = 17.1 [inferred]: one PFN looked
+    at by ``isolate_migratepages_block()`` or ``isolate_freepages_block()`` (a read of its
+    ``struct page``: ``PageBuddy()``, ``PageLRU()``, ``page_count()``), taken as one
+    ``struct page`` initialised by deferred init: Mel Gorman's "kswapd N initialised deferred
+    memory in 1148ms" on a 1 TB machine with 4 nodes (lkml, April 2015), assuming 256 GiB,
+    i.e. 67,108,864 pages, per node.
+
+    ``migrate_copy_bandwidth_bytes_per_ns`` = 11.02 [inferred]: ``folio_copy()`` of a
+    migrated page, at the ``move_pages()`` throughput with 2 MiB folios (Shivank Garg,
+    vanilla v7.1-rc1, AMD Zen 3 EPYC, single-threaded serial copy, lkml 8 May 2026), where
+    the copy dominates; the inference is that the copy runs at that rate for 4 KiB too.
+
+    ``migrate_page_ns`` = 4096 / 3.31 - 4096 / 11.02 = 865.8 [inferred]: the rest of
+    migrating one 4 KiB folio (``migrate_folio_unmap()``: rmap walk, migration entries,
+    their TLB flush; ``move_to_new_folio()``; ``remove_migration_ptes()``): the same
+    source's 4K ``move_pages()`` time per folio, 3.31 GB/s, less its copy.  Charged per
+    ``pgmigrate_success`` page, which overstates THPs (as ``PGALLOC`` does).
+
+    ``reclaim_scan_per_page_ns`` = 17.1 [inferred, lower bound]: ``isolate_lru_folios()``
+    visits each scanned folio's ``struct page`` once, priced as ``compact_scan_per_page_ns``;
+    the ``folio_check_references()`` rmap walk of a mapped folio costs more (override it).
+
+    ``reclaim_steal_per_page_ns`` = 865.8 [inferred]: ``shrink_folio_list()`` reclaiming a
+    folio (``try_to_unmap()`` through the rmap with its TLB flush, ``__remove_mapping()``)
+    does what migration does besides the copy, so it costs ``migrate_page_ns``; the free is
+    in ``free_fast_ns``.
+
+    ``swap_out_per_page_ns`` = 16 x 4096 / 5.81 - 865.8 - 17.1 - 38.5 = 10,358.5 [inferred,
+    upper bound]: Huang Ying's swap-out throughput, 5.81 GB/s with 16 processes on a Xeon
+    E5 v3 with swap on a RAM-simulated PMEM device (commit bd4c82c22c36, "mm, THP, swap:
+    delay splitting THP after swapped out", 2017), is 11,279.9 ns of one process per page
+    if the 16 did nothing but reclaim; less that page's scan, steal and free (charged in
+    their components) it is ``add_to_swap()`` and ``pageout()``: the swap-cache entry and
+    the write (a memory copy on that device; a real disk's wait is not CPU time).
     """
 
     alloc_fast_ns: float = _p(
@@ -195,6 +275,34 @@ class CostParams:
     mermap_local_flush_ns: float = _p(
         33 * 100.0, "ns/flush",
         "local __flush_tlb_all(), series.md 2.11; = full_flush_local_ns", inferred=True)
+    compact_scan_per_page_ns: float = _p(
+        _DEFERRED_INIT_NS_PER_PAGE, "ns/page",
+        "one struct page, as Gorman's deferred init: 1 TB, 4 nodes, 1148 ms per node, "
+        "https://lkml.iu.edu/hypermail/linux/kernel/1504.3/03018.html", inferred=True)
+    migrate_copy_bandwidth_bytes_per_ns: float = _p(
+        _MOVE_PAGES_2M_BYTES_PER_NS, "bytes/ns",
+        "Garg, move_pages() 2M folios 11.02 GB/s, vanilla v7.1-rc1, "
+        "https://lkml.iu.edu/hypermail/linux/kernel/2605.1/00684.html", inferred=True)
+    migrate_page_ns: float = _p(
+        PAGE_SIZE / _MOVE_PAGES_4K_BYTES_PER_NS - PAGE_SIZE / _MOVE_PAGES_2M_BYTES_PER_NS,
+        "ns/page",
+        "Garg, move_pages() 4K folios 3.31 GB/s less the copy at 11.02 GB/s, "
+        "https://lkml.iu.edu/hypermail/linux/kernel/2605.1/00684.html", inferred=True)
+    reclaim_scan_per_page_ns: float = _p(
+        _DEFERRED_INIT_NS_PER_PAGE, "ns/page",
+        "= compact_scan_per_page_ns (one struct page visit; lower bound), "
+        "https://lkml.iu.edu/hypermail/linux/kernel/1504.3/03018.html", inferred=True)
+    reclaim_steal_per_page_ns: float = _p(
+        PAGE_SIZE / _MOVE_PAGES_4K_BYTES_PER_NS - PAGE_SIZE / _MOVE_PAGES_2M_BYTES_PER_NS,
+        "ns/page",
+        "= migrate_page_ns (unmap through the rmap, TLB flush, mapping update), "
+        "https://lkml.iu.edu/hypermail/linux/kernel/2605.1/00684.html", inferred=True)
+    swap_out_per_page_ns: float = _p(
+        _SWAP_OUT_PROCESSES * PAGE_SIZE / _SWAP_OUT_BYTES_PER_NS
+        - (PAGE_SIZE / _MOVE_PAGES_4K_BYTES_PER_NS - PAGE_SIZE / _MOVE_PAGES_2M_BYTES_PER_NS)
+        - _DEFERRED_INIT_NS_PER_PAGE - 231 / 3.0 / 2, "ns/page",
+        "Huang Ying, swap-out 5.81 GB/s with 16 processes (PMEM swap), less scan, steal and "
+        "free, <20170724051840.2309-12-ying.huang@intel.com>; upper bound", inferred=True)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -263,7 +371,18 @@ def modelled_cost(counters: Mapping[str, int], params: CostParams = CostParams()
         "map_back_zeroing": (_count(c, "pages_zeroed_map_back") * PAGE_SIZE
                              / p.zero_block_bandwidth_bytes_per_ns),
         "mermap_flushes": _count(c, "local_flushes") * p.mermap_local_flush_ns,
+        "compaction_scan": ((_count(c, "compact_migrate_scanned")
+                             + _count(c, "compact_free_scanned")) * p.compact_scan_per_page_ns),
+        "migrate_copy": (_count(c, "pgmigrate_success") * PAGE_SIZE
+                         / p.migrate_copy_bandwidth_bytes_per_ns),
+        "migrate_remap": _count(c, "pgmigrate_success") * p.migrate_page_ns,
+        "reclaim_scan": ((_count(c, "pgscan_kswapd") + _count(c, "pgscan_direct"))
+                         * p.reclaim_scan_per_page_ns),
+        "reclaim_steal": ((_count(c, "pgsteal_kswapd") + _count(c, "pgsteal_direct"))
+                          * p.reclaim_steal_per_page_ns),
+        "swap_out": _count(c, "pswpout") * p.swap_out_per_page_ns,
     }
+    assert tuple(out) == COMPONENTS
     out["total_ns"] = sum(out.values())
     return out
 

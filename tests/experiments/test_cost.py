@@ -9,8 +9,11 @@ from dataclasses import fields
 
 import pytest
 
+import pagealloc.experiments.cost as cost_module
 from pagealloc.experiments.cost import (
+    COMPONENTS as MODULE_COMPONENTS,
     COUNTERS,
+    VM_EVENT_COUNTERS,
     CostParams,
     counter_delta,
     describe,
@@ -22,8 +25,9 @@ DEFAULT = CostParams()
 FIELDS = [f.name for f in fields(CostParams)]
 COMPONENTS = ("allocations", "frees", "flips", "tlb_full_flushes", "ipis", "invlpgb",
               "ranged_flush_pages", "cpa_calls", "cpa_splits", "pages_zeroed",
-              "map_back_zeroing", "mermap_flushes")
-ALL_COUNTERS = COUNTERS + ("pgalloc_dma32", "pgalloc_normal", "pgalloc_movable")
+              "map_back_zeroing", "mermap_flushes", "compaction_scan", "migrate_copy",
+              "migrate_remap", "reclaim_scan", "reclaim_steal", "swap_out")
+ALL_COUNTERS = COUNTERS + VM_EVENT_COUNTERS + ("pgalloc_dma32", "pgalloc_normal", "pgalloc_movable")
 # a URL, a spec section, a kernel file/commit or a mail Message-ID
 LOCATOR = re.compile(r"https?://|\.md [A-C0-9]|arch/x86/|<[^>]+@[^>]+>")
 
@@ -61,6 +65,22 @@ def test_defaults_match_their_documented_derivations() -> None:
     assert DEFAULT.cpa_split_ns == pytest.approx(299.0, abs=0.05)
     assert DEFAULT.invlpgb_ns == pytest.approx(0.1 * 35 * DEFAULT.ipi_round_trip_ns)
     assert DEFAULT.mermap_local_flush_ns == DEFAULT.full_flush_local_ns
+    # Gorman: 1148 ms per node of 256 GiB (1 TB, 4 nodes) -> per struct page
+    assert DEFAULT.compact_scan_per_page_ns == pytest.approx(1148e6 / (256 * 2**30 / 4096))
+    assert DEFAULT.compact_scan_per_page_ns == pytest.approx(17.1, abs=0.05)
+    assert DEFAULT.reclaim_scan_per_page_ns == DEFAULT.compact_scan_per_page_ns
+    # Garg: move_pages() 4K at 3.31 GB/s = copy at 11.02 GB/s + the rest
+    assert DEFAULT.migrate_copy_bandwidth_bytes_per_ns == 11.02
+    assert 4096 / DEFAULT.migrate_copy_bandwidth_bytes_per_ns + DEFAULT.migrate_page_ns == \
+        pytest.approx(4096 / 3.31)
+    assert DEFAULT.migrate_page_ns == pytest.approx(865.8, abs=0.05)
+    assert DEFAULT.reclaim_steal_per_page_ns == DEFAULT.migrate_page_ns
+    # Huang: 16 processes x 4096 B / 5.81 GB/s per page swapped out, scan + steal + free
+    # + swap_out, each charged once
+    whole = (DEFAULT.reclaim_scan_per_page_ns + DEFAULT.reclaim_steal_per_page_ns
+             + DEFAULT.free_fast_ns + DEFAULT.swap_out_per_page_ns)
+    assert whole == pytest.approx(16 * 4096 / 5.81)
+    assert DEFAULT.swap_out_per_page_ns == pytest.approx(10_358.5, abs=0.05)
 
 
 # --- overrides ----------------------------------------------------------------------------
@@ -131,8 +151,15 @@ def test_each_counter_charges_its_unit_cost() -> None:
         "pages_zeroed_mermap": 4096 / p.zero_bandwidth_bytes_per_ns,
         "pages_zeroed_map_back": 4096 / p.zero_block_bandwidth_bytes_per_ns,
         "local_flushes": p.mermap_local_flush_ns,
+        "compact_migrate_scanned": p.compact_scan_per_page_ns,
+        "compact_free_scanned": p.compact_scan_per_page_ns,
+        "pgmigrate_success": 4096 / p.migrate_copy_bandwidth_bytes_per_ns + p.migrate_page_ns,
+        "pgscan_kswapd": p.reclaim_scan_per_page_ns, "pgscan_direct": p.reclaim_scan_per_page_ns,
+        "pgsteal_kswapd": p.reclaim_steal_per_page_ns,
+        "pgsteal_direct": p.reclaim_steal_per_page_ns,
+        "pswpout": p.swap_out_per_page_ns,
     }
-    assert set(one) >= set(COUNTERS)
+    assert set(one) >= set(COUNTERS) | set(VM_EVENT_COUNTERS)
     for name, ns in one.items():
         assert modelled_cost({name: 1})["total_ns"] == pytest.approx(ns), name
 
@@ -141,6 +168,60 @@ def test_uncharged_and_unknown_counters_are_ignored() -> None:
     c = {"flip_pages_to_unmapped": 512, "flush_ranged": 4, "flush_local": 9,
          "nr_free_pages": 10**6, "extfrag": 5}
     assert modelled_cost(c)["total_ns"] == 0
+    # counted once: kcompactd's scans are inside compact_*_scanned, the anon/file split
+    # repeats pgscan/pgsteal_{kswapd,direct}, compact_isolated pages were scanned already
+    again = {"compact_daemon_migrate_scanned": 100, "compact_daemon_free_scanned": 100,
+             "pgscan_anon": 50, "pgscan_file": 50, "pgsteal_anon": 9, "pgsteal_file": 9,
+             "compact_isolated": 30, "thp_migration_success": 1, "pgmigrate_fail": 3}
+    assert modelled_cost(again)["total_ns"] == 0
+
+
+def test_module_components_are_the_documented_ones() -> None:
+    assert MODULE_COMPONENTS == COMPONENTS
+    table = cost_module.__doc__ or ""
+    for comp in COMPONENTS:
+        assert re.search(rf"^{comp} ", table, re.M), comp
+
+
+# --- compaction, migration and reclaim: hand-made counters --------------------------------
+
+def test_compaction_scan_charges_both_scanners_per_page() -> None:
+    out = modelled_cost({"compact_migrate_scanned": 1000, "compact_free_scanned": 2500})
+    assert out["compaction_scan"] == pytest.approx(3500 * DEFAULT.compact_scan_per_page_ns)
+    assert out["total_ns"] == out["compaction_scan"]
+
+
+def test_migration_charges_a_4k_copy_and_the_remap_per_page() -> None:
+    out = modelled_cost({"pgmigrate_success": 512})
+    assert out["migrate_copy"] == pytest.approx(512 * 4096 / 11.02)
+    assert out["migrate_remap"] == pytest.approx(512 * DEFAULT.migrate_page_ns)
+    # per page, the two make up Garg's 4K move_pages() time: 4096 B at 3.31 GB/s
+    assert out["total_ns"] == pytest.approx(512 * 4096 / 3.31)
+    fast = CostParams.from_mapping({"migrate_copy_bandwidth_bytes_per_ns": 2 * 11.02})
+    assert modelled_cost({"pgmigrate_success": 512}, fast)["migrate_copy"] == \
+        pytest.approx(out["migrate_copy"] / 2)
+
+
+def test_reclaim_charges_scan_steal_and_swap_out_per_page() -> None:
+    c = {"pgscan_kswapd": 300, "pgscan_direct": 100, "pgsteal_kswapd": 120,
+         "pgsteal_direct": 40, "pswpout": 25}
+    out = modelled_cost(c)
+    assert out["reclaim_scan"] == pytest.approx(400 * DEFAULT.reclaim_scan_per_page_ns)
+    assert out["reclaim_steal"] == pytest.approx(160 * DEFAULT.reclaim_steal_per_page_ns)
+    assert out["swap_out"] == pytest.approx(25 * DEFAULT.swap_out_per_page_ns)
+    assert out["total_ns"] == pytest.approx(out["reclaim_scan"] + out["reclaim_steal"]
+                                            + out["swap_out"])
+
+
+def test_one_page_swapped_out_costs_huangs_figure() -> None:
+    """A page scanned, swapped out, stolen and freed: 16 x 4096 / 5.81 = 11,279.9 ns."""
+    out = modelled_cost({"pgscan_kswapd": 1, "pswpout": 1, "pgsteal_kswapd": 1, "pgfree": 1})
+    assert out["total_ns"] == pytest.approx(11_279.9, abs=0.05)
+
+
+def test_zero_migrate_bandwidth_rejected() -> None:
+    with pytest.raises(ValueError, match="migrate_copy_bandwidth_bytes_per_ns"):
+        CostParams.from_mapping({"migrate_copy_bandwidth_bytes_per_ns": 0})
 
 
 def test_negative_counter_is_an_error() -> None:
@@ -226,3 +307,25 @@ def test_model_keeps_every_counter_read_and_a_flip_costs_as_documented() -> None
     assert out["flips"] == pytest.approx(DEFAULT.buddy_op_ns)
     assert out["cpa_calls"] == d["cpa_calls"] * DEFAULT.cpa_call_ns > 0
     assert out["allocations"] > 0 and out["pages_zeroed"] > 0
+
+
+def test_model_keeps_the_compaction_migration_and_reclaim_counters_read() -> None:
+    """A compaction (echo 1 > compact_memory) and reclaim under pressure on a real machine:
+    the vm events the cost model reads are the ones the model counts, priced per page."""
+    from pagealloc.machine import Machine
+
+    m = Machine(memory="256M", cpus=2, swap="128M")
+    before = machine_counters(m)
+    hs = [m.alloc_owned("anon") for _ in range(20_000)]
+    for h in hs[::2]:
+        m.free_owned(h)
+    m.compact_memory()
+    for _ in range(60_000):                       # past the RAM: reclaim and swap
+        m.alloc_owned("anon")
+    d = counter_delta(machine_counters(m), before)
+    assert all(d.get(n, 0) > 0 for n in VM_EVENT_COUNTERS), {n: d.get(n) for n in VM_EVENT_COUNTERS}
+    out = modelled_cost(d)
+    assert out["compaction_scan"] == pytest.approx(
+        (d["compact_migrate_scanned"] + d["compact_free_scanned"]) * DEFAULT.compact_scan_per_page_ns)
+    assert out["migrate_copy"] == pytest.approx(d["pgmigrate_success"] * 4096 / 11.02)
+    assert out["swap_out"] == pytest.approx(d["pswpout"] * DEFAULT.swap_out_per_page_ns)
