@@ -26,8 +26,17 @@ Every row of the table is a measured number, by these definitions:
   ``_mapped`` leaves out the free unmapped blocks (which no movable request can use);
 * ``extfrag`` / ``extfrag_fragmenting``: ``mm_page_alloc_extfrag`` events (all, and those
   with ``fragmenting=1``); ``steal``, ``claim_block``: the 7.2 fallbacks taken;
+* compaction and reclaim work: the ``/proc/vmstat`` events ``compact_*``,
+  ``pgmigrate_*``, ``pgscan_*``, ``pgsteal_*``, ``pswpout``, ``slabs_scanned`` and
+  ``allocstall`` (summed over the zones);
+* security events (:mod:`pagealloc.mm.contents`): ``security_exposures`` (allocations that
+  handed out another user's data), ``pages_exposed`` and its two causes
+  (``exposed_map_back_without_zeroing``, ``exposed_between_unmapped_users``), and unmapped
+  allocations whose pages were still in the direct map (``unmapped_present_in_direct_map``)
+  or reachable through a stale TLB entry (``unmapped_reachable_by_stale_tlb``);
 * ``cost_*_us``: :func:`pagealloc.experiments.cost.modelled_cost` of the counters the run
-  added (boot excluded), in microseconds.
+  added (boot excluded), in microseconds: every component it sums
+  (:data:`~pagealloc.experiments.cost.COMPONENTS`), then ``cost_total_us``.
 
 Samples are taken every ``every`` allocator requests and at the end (scenarios only; a
 trace replay gives the end-of-run counters, and the rows it cannot give read ``n/a``).
@@ -45,6 +54,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from pagealloc.experiments.cost import (
+    COMPONENTS,
     CostParams,
     counter_delta,
     machine_counters,
@@ -178,12 +188,16 @@ METRIC_ROWS = ("alloc_failures", "spurious_unmapped_failures", "oom_reports",
                "compact_stall", "compact_success", "compact_fail", "compact_migrate_scanned",
                "compact_free_scanned", "pgmigrate_success", "pgscan_kswapd", "pgscan_direct",
                "pgsteal_kswapd", "pgsteal_direct", "pswpout", "pages_zeroed",
-               "security_exposures")
+               "security_exposures", "compact_isolated", "pgmigrate_fail", "slabs_scanned")
+#: the security events of :mod:`pagealloc.mm.contents` (``m.contents.stats``; 0 on a
+#: machine that tracks no contents: it has no unmapped users and no init_on_alloc/free)
+SECURITY_ROWS = ("pages_exposed", "exposed_map_back_without_zeroing",
+                 "exposed_between_unmapped_users", "unmapped_present_in_direct_map",
+                 "unmapped_reachable_by_stale_tlb")
 #: allocator stats copied from ``m.alloc.stats``
 STAT_ROWS = ("extfrag", "extfrag_fragmenting", "steal", "claim_block", "flip_max_depth")
-#: modelled-cost components reported (plus the total)
-COST_ROWS = ("flips", "tlb_full_flushes", "ipis", "cpa_calls", "cpa_splits", "pages_zeroed",
-             "map_back_zeroing")
+#: modelled-cost components reported: every one the total sums (plus the total)
+COST_ROWS = COMPONENTS
 #: row order of the table (failures by order/kind are inserted after ``alloc_failures``)
 ROW_ORDER = (
     "events", "allocs", "alloc_failures", "spurious_unmapped_failures", "oom_reports",
@@ -195,10 +209,10 @@ ROW_ORDER = (
     "free_order9_blocks_mean", "free_order9_blocks_min", "free_order9_blocks_mapped_mean",
     "free_order9_blocks_mapped_min", "extfrag", "extfrag_fragmenting", "steal", "claim_block",
     "compact_stall", "compact_success", "compact_fail", "compact_migrate_scanned",
-    "compact_free_scanned", "pgmigrate_success", "pgscan_kswapd", "pgscan_direct",
-    "pgsteal_kswapd", "pgsteal_direct", "pswpout", "allocstall", "pages_zeroed",
-    "security_exposures",
-) + tuple(f"cost_{c}_us" for c in COST_ROWS) + ("cost_total_us",)
+    "compact_free_scanned", "compact_isolated", "pgmigrate_success", "pgmigrate_fail",
+    "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct", "pswpout",
+    "slabs_scanned", "allocstall", "pages_zeroed", "security_exposures",
+) + SECURITY_ROWS + tuple(f"cost_{c}_us" for c in COST_ROWS) + ("cost_total_us",)
 
 
 def summarize_machine(m: Machine, before: Mapping[str, int], samples: Sequence[Mapping[str, int]],
@@ -210,6 +224,9 @@ def summarize_machine(m: Machine, before: Mapping[str, int], samples: Sequence[M
     row["allocstall"] = sum(v for k, v in met.items() if k.startswith("allocstall_"))
     for k in STAT_ROWS:
         row[k] = m.alloc.stats[k]
+    sec = m.contents.stats if m.contents is not None else {}
+    for k in SECURITY_ROWS:
+        row[k] = sec.get(k, 0)
     end = measure_state(m)
     for k in ("4k", "2m", "1g"):
         row[f"directmap_{k}_kb_end"] = end[f"directmap_{k}_kb"]

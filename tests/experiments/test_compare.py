@@ -4,11 +4,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 import pytest
 
 from pagealloc.cli import main
-from pagealloc.experiments.compare import compare_scenario, mixed_pageblocks, parse_variant
+from pagealloc.experiments.compare import (
+    SECURITY_ROWS,
+    Comparison,
+    Variant,
+    compare_scenario,
+    mixed_pageblocks,
+    parse_variant,
+)
+from pagealloc.experiments.cost import COMPONENTS
 from pagealloc.machine import Machine
 from pagealloc.mm import gfp as G
 from pagealloc.profiles import ProfileError
@@ -47,9 +56,21 @@ def test_mixed_pageblocks_counts_blocks_with_two_mobilities() -> None:
     assert polluted >= (1 if same_block and m.pageblock_migratetype(u) == 1 else 0)
 
 
-def test_compare_scenario_columns_and_rows() -> None:
+@pytest.fixture(scope="module")
+def vm_host() -> tuple[Comparison, dict[str, dict[str, dict[str, int]]]]:
+    """vm-host at 1/16 (it reclaims, compacts and migrates) through three variants, with each
+    machine's counters at the end."""
     vs = [parse_variant(s) for s in ("linux-7.2", "unmapped-v2", "unmapped-v2+zero_on_map_back=true")]
-    cmp = compare_scenario("vm-host", vs, scale=1 / 32, every=500)
+    seen: dict[str, dict[str, dict[str, int]]] = {}
+
+    def keep(v: Variant, m: Machine) -> None:
+        seen[v.label] = {"metrics": dict(m.metrics()),
+                         "contents": dict(m.contents.stats) if m.contents is not None else {}}
+    return compare_scenario("vm-host", vs, scale=1 / 16, every=500, on_machine=keep), seen
+
+
+def test_compare_scenario_columns_and_rows(vm_host: tuple[Comparison, dict[str, Any]]) -> None:
+    cmp, _ = vm_host
     assert cmp.labels == ["linux-7.2", "unmapped-v2", "unmapped-v2+zero_on_map_back=true"]
     for row in ("alloc_failures", "spurious_unmapped_failures", "flips_to_unmapped", "tlb_ipis",
                 "directmap_4k_kb_worst", "mixed_pageblocks_end", "free_order9_blocks_min",
@@ -61,6 +82,53 @@ def test_compare_scenario_columns_and_rows() -> None:
     # same requests: the events differ only through failures; v2's TLB flushes cost IPIs
     assert cmp.value("unmapped-v2", "tlb_ipis") == 3 * cmp.value("unmapped-v2", "tlb_flush_full")
     assert isinstance(cmp.value("unmapped-v2", "free_order9_blocks_mean"), float)
+
+
+def test_compare_shows_every_cost_component_it_sums(vm_host: tuple[Comparison, dict[str, Any]]) -> None:
+    cmp, _ = vm_host
+    shown = [r for r in cmp.rows if r.startswith("cost_") and r != "cost_total_us"]
+    assert shown == [f"cost_{c}_us" for c in COMPONENTS]
+    for label in cmp.labels:
+        parts = [float(cmp.value(label, r)) for r in shown]   # type: ignore[arg-type]
+        # each row is rounded to 0.1 us: the rows add up to the total within that
+        assert sum(parts) == pytest.approx(float(cmp.value(label, "cost_total_us")),  # type: ignore[arg-type]
+                                           abs=0.05 * (len(parts) + 1))
+        assert cmp.value(label, "cost_allocations_us") > 0          # type: ignore[operator]
+    # vm-host reclaims, compacts and migrates: their components are charged
+    for r in ("cost_compaction_scan_us", "cost_migrate_copy_us", "cost_reclaim_scan_us"):
+        assert cmp.value("linux-7.2", r) > 0, r                     # type: ignore[operator]
+
+
+def test_compare_compaction_and_reclaim_rows_are_the_machines(
+        vm_host: tuple[Comparison, dict[str, Any]]) -> None:
+    cmp, seen = vm_host
+    for label in cmp.labels:
+        met = seen[label]["metrics"]
+        for r in ("compact_migrate_scanned", "compact_free_scanned", "compact_isolated",
+                  "pgmigrate_success", "pgmigrate_fail", "pgscan_kswapd", "pgsteal_kswapd",
+                  "pswpout", "slabs_scanned"):
+            assert cmp.value(label, r) == met[r], (label, r)
+    assert cmp.value("linux-7.2", "compact_isolated") > 0
+    assert cmp.value("linux-7.2", "slabs_scanned") > 0
+
+
+def test_compare_security_rows_show_unmapped_pages_left_in_the_direct_map() -> None:
+    """The 2023 RFC's cache as posted unmaps only the requested pages of its PMD block, so
+    later unmapped allocations come out still in the direct map; the fix unmaps it all."""
+    vs = [parse_variant(s) for s in ("unmapped-cache-2023",
+                                     "unmapped-cache-2023+cache_unmap_whole_block=true")]
+    stats: dict[str, dict[str, int]] = {}
+
+    def keep(v: Variant, m: Machine) -> None:
+        assert m.contents is not None
+        stats[v.label] = dict(m.contents.stats)
+    cmp = compare_scenario("secretmem", vs, scale=1 / 32, on_machine=keep)
+    for r in SECURITY_ROWS:
+        assert r in cmp.rows
+        for label in cmp.labels:
+            assert cmp.value(label, r) == stats[label][r], (label, r)
+    assert cmp.value(vs[0].label, "unmapped_present_in_direct_map") > 0   # type: ignore[operator]
+    assert cmp.value(vs[1].label, "unmapped_present_in_direct_map") == 0
 
 
 def test_cli_compare_is_deterministic_and_writes_csv_json(capsys: pytest.CaptureFixture[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
