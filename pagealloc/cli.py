@@ -362,7 +362,9 @@ def make_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("convert", help="convert a trace to the binary form for fast re-runs")
     sp.add_argument("trace", metavar="TRACE", help="ftrace, trace-cmd report or perf script text "
                     "(plain, .xz, .gz, .bz2, .zst)")
-    sp.add_argument("out", metavar="OUT", help="the converted file to write")
+    sp.add_argument("out", metavar="OUT", nargs="?",
+                    help="the converted file to write (default: TRACE.patr, which every "
+                         "reader of TRACE then uses while it matches TRACE)")
     sp.add_argument("--lenient", action="store_true",
                     help="skip malformed lines (recorded in the file) instead of stopping")
     sp.add_argument("--format", default="auto",
@@ -664,7 +666,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from pagealloc.workload.tracebin import convert_trace
+    from pagealloc.workload.tracebin import convert_trace, default_output
+    if args.out is None:
+        args.out = default_output(args.trace)
     profile = args.profile
     version_txt = Path(args.trace).parent / "version.txt"
     if profile is None and version_txt.is_file():

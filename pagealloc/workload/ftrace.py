@@ -683,16 +683,24 @@ def iter_text(path: str | os.PathLike[str], table: GfpTable = GFP_TABLE_7_2,
 
 def read_trace(path: str | os.PathLike[str], table: GfpTable = GFP_TABLE_7_2,
                lenient: bool = False, skipped: list[int] | None = None,
-               fmt: str | None = None) -> Iterator[TraceEvent]:
+               fmt: str | None = None, use_converted: bool = True) -> Iterator[TraceEvent]:
     """Yield every event of a trace file in order, in any of :data:`FORMATS`.
 
     ``fmt`` forces the format (default: :func:`detect_format`).  With ``lenient`` a
     malformed line is skipped and its number appended to ``skipped``; otherwise it raises
-    :class:`TraceFormatError`.
+    :class:`TraceFormatError`.  A text trace with an up-to-date converted file beside it
+    (``pagealloc convert``; :func:`pagealloc.workload.tracebin.converted_sibling`) is read
+    from that file, which yields the same events faster; ``use_converted=False`` reads the
+    text.
     """
     p = os.fspath(path)
     kind = fmt or detect_format(p)
     _check_format(p, kind)
+    if kind != "binary" and use_converted:
+        from pagealloc.workload.tracebin import converted_sibling
+        alt = converted_sibling(p, table, lenient, kind)
+        if alt is not None:
+            p, kind = alt, "binary"
     if kind == "binary":
         from pagealloc.workload.tracebin import read_converted
         yield from read_converted(p, table, lenient, skipped)

@@ -15,8 +15,9 @@ File layout (all integers little-endian)::
                         bytes after the end of the header
 
 Header keys: ``format`` (``"pagealloc-trace"``), ``version`` (1), ``source`` (the text file
-as given), ``source_format`` (``ftrace``, ``trace-cmd``, ``perf-script``),
-``source_compression``, ``gfp_table`` (the kernel whose GFP names decoded ``gfp_flags``),
+as given), ``source_size`` and ``source_sha256`` (of the source file's bytes, as stored:
+compressed if it is; absent in files written before they were added), ``source_format``
+(``ftrace``, ``trace-cmd``, ``perf-script``), ``source_compression``, ``gfp_table`` (the kernel whose GFP names decoded ``gfp_flags``),
 ``lines`` (lines in the source), ``events``, ``skipped`` (malformed lines left out with
 ``lenient``) and ``skipped_lines`` (``[line, field, problem]`` each), ``names`` (the event-name
 table), ``layouts`` (the key tuples of ``fields``, one per distinct shape), ``markers``
@@ -30,10 +31,18 @@ Columns, one entry per event unless said otherwise: ``lineno``, ``pid``, ``cpu``
 values of all events concatenated in layout order).  The string blobs are their entries
 joined by ``\\n`` (a trace line holds no newline).  The conversion is deterministic: the same
 source gives the same bytes.
+
+A converted file next to its text (:func:`converted_sibling`: ``TRACE.patr``, the name
+``pagealloc convert TRACE`` writes by default, or for a compressed ``trace.txt.xz`` also
+``trace.txt.patr``) is read by :func:`pagealloc.workload.ftrace.read_trace` in place of the text when
+it is not older than the text and its header matches the text: same file name, size and
+SHA-256, the format the text is detected as, the GFP table asked for, and no skipped lines
+unless the read is lenient.  Anything else reads the text.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -52,6 +61,9 @@ from pagealloc.workload.ftrace import (
 )
 
 FORMAT_NAME = "pagealloc-trace"
+#: the suffix ``pagealloc convert TRACE`` adds by default (:func:`default_output`)
+CONVERTED_SUFFIX = ".patr"
+_COMPRESSED = (".xz", ".gz", ".bz2", ".zst")
 FORMAT_VERSION = 1
 MARKER_EVENTS = ("tracing_mark_write", "gt_show")
 _ZSTD_LEVEL = 3          # zstd's default: ~10x on these columns, decompresses at ~1 GB/s
@@ -156,6 +168,7 @@ def convert_trace(src: str | os.PathLike[str], dst: str | os.PathLike[str],
         add(name, "utf-8", len(tab.items), "\n".join(tab.items).encode("utf-8", "surrogatepass"))
     header = {
         "format": FORMAT_NAME, "version": FORMAT_VERSION, "source": s,
+        "source_size": os.path.getsize(s), "source_sha256": file_sha256(s),
         "source_format": stats.get("format", kind), "source_compression": stats.get("compression", ""),
         "gfp_table": table.version, "lines": stats.get("lines", 0), "events": n,
         "skipped": len(skipped), "skipped_lines": skipped, "names": names.items,
@@ -171,6 +184,68 @@ def convert_trace(src: str | os.PathLike[str], dst: str | os.PathLike[str],
             out.write(data)
     os.replace(tmp, d)
     return header
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def default_output(trace: str | os.PathLike[str]) -> str:
+    """Where ``pagealloc convert TRACE`` writes without OUT: ``TRACE.patr``."""
+    return os.fspath(trace) + CONVERTED_SUFFIX
+
+
+def sibling_names(trace: str | os.PathLike[str]) -> list[str]:
+    """The converted files :func:`converted_sibling` looks for next to ``trace``:
+    ``TRACE.patr`` and, for a compressed trace, the name without the compression suffix
+    plus ``.patr`` (``trace.txt.xz`` -> ``trace.txt.patr``)."""
+    t = os.fspath(trace)
+    out = [t + CONVERTED_SUFFIX]
+    root, ext = os.path.splitext(t)
+    if ext in _COMPRESSED:
+        out.append(root + CONVERTED_SUFFIX)
+    return out
+
+
+def converted_sibling(trace: str | os.PathLike[str], table: GfpTable, lenient: bool = False,
+                      fmt: str | None = None) -> str | None:
+    """A converted file next to the text ``trace`` that reads as the text would, or None.
+
+    Taken only when it is not older than the text (modification times) and its header
+    records this source: the same file name, size and SHA-256 (files converted before the
+    hash was recorded never match), the format ``fmt`` the text is read as (default:
+    detected), the GFP table ``table``, and no skipped lines unless ``lenient`` (a strict
+    read of the text then stops at the bad line, naming the text)."""
+    t = os.fspath(trace)
+    try:
+        st = os.stat(t)
+    except OSError:
+        return None
+    digest: str | None = None
+    for cand in sibling_names(t):
+        try:
+            if os.stat(cand).st_mtime_ns < st.st_mtime_ns:
+                continue
+            h = read_header(cand)
+        except (OSError, TraceFormatError):
+            continue
+        if (os.path.basename(str(h["source"])) != os.path.basename(t)
+                or h.get("source_size") != st.st_size
+                or h["gfp_table"] != table.version
+                or (h.get("skipped") and not lenient)):
+            continue
+        if h.get("source_format") != (fmt or detect_format(t)):
+            continue
+        if digest is None:
+            digest = file_sha256(t)
+        if h.get("source_sha256") == digest:
+            return cand
+    return None
 
 
 def _bad(path: str, field: str, problem: str) -> TraceFormatError:

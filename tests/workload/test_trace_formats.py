@@ -521,6 +521,89 @@ def test_cli_convert(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert read_header(tmp_path / "x.patr")["gfp_table"] == "6.1"
 
 
+def _spy_converted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the files read_trace reads through the converted-form reader."""
+    from pagealloc.workload import tracebin
+    seen: list[str] = []
+    real = tracebin.read_converted
+
+    def spy(path: Any, *a: Any, **k: Any) -> Any:
+        seen.append(os.fspath(path))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(tracebin, "read_converted", spy)
+    return seen
+
+
+def _age(path: Path, seconds: int) -> None:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - seconds * 10**9))
+
+
+def test_read_trace_uses_a_matching_converted_sibling(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """``pagealloc convert TRACE`` (no OUT) writes TRACE.patr; read_trace(TRACE) then reads
+    it (same events) while it is not older than TRACE and its header records TRACE's name,
+    size and SHA-256; for a compressed trace, trace.txt.patr is found too."""
+    from pagealloc.workload.tracebin import converted_sibling, sibling_names
+    src = _write(tmp_path / "trace.txt.xz", MANY[:200])
+    ref = list(read_trace(src, use_converted=False))
+    assert sibling_names(src) == [f"{src}.patr", str(tmp_path / "trace.txt.patr")]
+    assert converted_sibling(src, GFP_TABLE_7_2) is None
+    _age(src, 10)
+    assert main(["convert", str(src)]) == 0
+    capsys.readouterr()
+    out = Path(f"{src}.patr")
+    h = read_header(out)
+    assert h["source_size"] == src.stat().st_size and len(h["source_sha256"]) == 64
+    assert converted_sibling(src, GFP_TABLE_7_2) == str(out)
+    seen = _spy_converted(monkeypatch)
+    assert list(read_trace(src)) == ref and seen == [str(out)]
+    assert list(read_trace(src, use_converted=False)) == ref and seen == [str(out)]
+    # the other name, for a compressed trace
+    out.rename(tmp_path / "trace.txt.patr")
+    assert list(read_trace(src)) == ref and seen[-1] == str(tmp_path / "trace.txt.patr")
+
+
+def test_read_trace_ignores_a_stale_or_foreign_converted_file(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The text is read when the converted file is older than it, was converted from other
+    bytes (same name and size), with another GFP table, or left lines out (strict read:
+    the text's error names the text)."""
+    from pagealloc.workload.tracebin import converted_sibling
+    seen = _spy_converted(monkeypatch)
+    src = _write(tmp_path / "t.txt", MANY[:50])
+    out = tmp_path / "t.txt.patr"
+    _age(src, 10)
+    convert_trace(src, out)
+    assert converted_sibling(src, GFP_TABLE_7_2) == str(out)
+    assert converted_sibling(src, GFP_TABLE_6_1) is None           # other table: the text
+    assert len(list(read_trace(src, GFP_TABLE_6_1))) == 50 and seen == []
+    _age(out, 20)                                                   # older than the text
+    assert converted_sibling(src, GFP_TABLE_7_2) is None
+    convert_trace(src, out)
+    swapped = MANY[1:50] + MANY[:1]                                 # same size, other bytes
+    _write(src, swapped)
+    _age(src, 30)
+    assert converted_sibling(src, GFP_TABLE_7_2) is None
+    assert [e.lineno for e in read_trace(src)] == list(range(1, 51)) and seen == []
+    assert next(read_trace(src)).pid == 1
+    other = _write(tmp_path / "u.txt", swapped)                     # converted from another file
+    convert_trace(other, out)
+    assert converted_sibling(src, GFP_TABLE_7_2) is None
+    bad = _write(tmp_path / "b.txt", [_line("init-1", ALLOC), _line("init-x", FREE)])
+    _age(bad, 10)
+    convert_trace(bad, tmp_path / "b.txt.patr", lenient=True)
+    assert converted_sibling(bad, GFP_TABLE_7_2) is None
+    with pytest.raises(TraceFormatError) as ei:
+        list(read_trace(bad))
+    assert ei.value.path == str(bad) and ei.value.lineno == 2
+    assert converted_sibling(bad, GFP_TABLE_7_2, lenient=True) == str(tmp_path / "b.txt.patr")
+    sk: list[int] = []
+    assert len(list(read_trace(bad, lenient=True, skipped=sk))) == 1 and sk == [2]
+    assert seen == [str(tmp_path / "b.txt.patr")]
+
+
 # ---------------------------------------------------------------------------- fuzz
 
 SAMPLES = [
