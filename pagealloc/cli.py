@@ -167,8 +167,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_mixed(args: argparse.Namespace, count: int, events_file: str | None) -> int:
     """The built-in mixed stream (pagealloc.workload.mixed)."""
     from pagealloc.workload.mixed import MixedSpec, mixed_stream, run_mixed
-    if args.every or args.scale != 1.0 or args.show:
-        raise UsageError("--every, --scale and --show apply to scenarios, not to the mixed stream")
+    if args.every or args.scale != 1.0 or args.show or args.plots:
+        raise UsageError("--every, --scale, --show and --plots apply to scenarios, not to the "
+                         "mixed stream")
     if args.seed is None:
         args.seed = 42
     if args.memory is None:
@@ -244,6 +245,9 @@ def _run_scenario(args: argparse.Namespace, scn: Any, events_file: str | None) -
     for opt in ("every", "check_every"):
         if getattr(args, opt) < 0:
             raise UsageError(f"--{opt.replace('_', '-')} {getattr(args, opt)}: expected N >= 0")
+    if args.plots and not args.every:
+        raise UsageError(f"--plots {args.plots}: give --every N, the request interval of the "
+                         f"samples to plot")
     if args.show:
         from pagealloc.workload.scenario_builtins import BUILTINS, builtin_text
         from pathlib import Path
@@ -270,15 +274,27 @@ def _run_scenario(args: argparse.Namespace, scn: Any, events_file: str | None) -
         m.attach(writer)
     progress = _progress_printer(scn.name) if sys.stderr.isatty() else None
     t0 = time.perf_counter()
+    measured: list[dict[str, int]] = []       # --plots: measure_state() at every sample
     try:
-        res = S.run_scenario(scn, m, seed=args.seed, scale=args.scale,
-                             check_every=args.check_every, every=args.every, progress=progress)
+        if args.plots:
+            from pagealloc.experiments.compare import run_scenario_measured
+            res = run_scenario_measured(scn, m, measured, seed=args.seed, scale=args.scale,
+                                        check_every=args.check_every, every=args.every,
+                                        progress=progress)
+        else:
+            res = S.run_scenario(scn, m, seed=args.seed, scale=args.scale,
+                                 check_every=args.check_every, every=args.every,
+                                 progress=progress)
     finally:
         if progress is not None:
             print("\r\033[K", end="", file=sys.stderr, flush=True)
         if writer is not None:
             writer.out.close()
     elapsed = time.perf_counter() - t0
+    if args.plots:
+        from pagealloc.report.plots import plot_run
+        for path in plot_run(f"{scn.name} ({m.profile.name})", measured, m, args.plots):
+            print(f"# wrote {path}", file=sys.stderr)
     if args.json:
         print(json.dumps(S.result_json(res, m), indent=1))
     else:
@@ -339,6 +355,10 @@ def make_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="machine-readable summary")
     sp.add_argument("--every", type=int, default=0, metavar="N",
                     help="sample buddyinfo, vmstat and DirectMap every N events (scenarios)")
+    sp.add_argument("--plots", metavar="DIR",
+                    help="with --every: write PNG plots of the samples to DIR (free pages per "
+                         "order, DirectMap, flips and TLB flushes over time) and the final "
+                         "pageblock map (scenarios)")
     sp.add_argument("--events-file", metavar="FILE", help="write tracepoint lines to FILE")
     sp.add_argument("--unmapped-share", type=float, default=0.0, metavar="F",
                     help="mixed stream: fraction of order-0..3 unmovable requests that are "

@@ -66,8 +66,9 @@ from pagealloc.mm.mmzone import NR_PAGE_ORDERS, PS_ALLOC, PS_MASK
 from pagealloc.profiles import KNOBS, Profile, ProfileError, get_profile, with_knobs
 
 __all__ = ("Comparison", "Variant", "compare_scenario", "compare_trace", "measure_state",
-           "mixed_pageblocks", "parquet_table", "parse_knob_value", "parse_variant", "render", "render_table",
-           "write_outputs", "write_pageblock_plot", "write_plots")
+           "mixed_pageblocks", "parquet_table", "parse_knob_value", "parse_variant", "render",
+           "render_table", "run_scenario_measured", "write_outputs", "write_pageblock_plot",
+           "write_plots")
 
 PAGEBLOCK_SHIFT = 9
 Value = int | float | str | None
@@ -285,6 +286,22 @@ def _sampling_runner(scn: Any, m: Machine, seed: int | None, scale: float, every
             out.append(measure_state(self.m) | {"event": self.n_events})
 
     return _Runner(scn, m, seed=seed, scale=scale, every=every)
+
+
+def run_scenario_measured(scn: Any, m: Machine, out: list[dict[str, int]],
+                          **kwargs: Any) -> Any:
+    """:func:`pagealloc.workload.scenario.run_scenario` (keyword arguments of its
+    :class:`ScenarioRunner`) whose ``--every`` samples, the /proc views of
+    ``res.samples``, are also recorded in ``out`` as :func:`measure_state` dicts with
+    ``event`` (what :mod:`pagealloc.report.plots` reads), for ``pagealloc run --plots``."""
+    from pagealloc.workload.scenario import ScenarioRunner
+
+    class _Runner(ScenarioRunner):
+        def sample(self) -> None:
+            super().sample()
+            out.append(measure_state(self.m) | {"event": self.n_events})
+
+    return _Runner(scn, m, **kwargs).run()
 
 
 def _ordered_rows(columns: Sequence[Mapping[str, Value]]) -> list[str]:

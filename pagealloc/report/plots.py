@@ -10,9 +10,11 @@ bytes with the same matplotlib and fonts.
 
 Time series are lists of *samples*, flat ``{name: number}`` dicts as
 :func:`pagealloc.experiments.compare.measure_state` records them during ``pagealloc
-compare`` (plus ``event``, the allocator request count at the sample); the ``--every``
-samples of ``pagealloc run`` (:meth:`pagealloc.workload.scenario.ScenarioRunner.sample`)
-are converted by :func:`flatten_scenario_samples`.  The keys read:
+compare`` (plus ``event``, the allocator request count at the sample); ``pagealloc run
+SCENARIO --every N --plots DIR`` records the same beside its /proc samples
+(:func:`pagealloc.experiments.compare.run_scenario_measured`, :func:`plot_run`); the /proc
+samples alone (:meth:`pagealloc.workload.scenario.ScenarioRunner.sample`, which carry no
+TLB flush counts) are converted by :func:`flatten_scenario_samples`.  The keys read:
 
 * ``event`` -- the x axis (the sample's index when absent);
 * ``free_pages_order_0`` .. ``free_pages_order_10`` -- free pages in buddy blocks of each
@@ -58,11 +60,11 @@ from pagealloc.mm.mmzone import (
 if TYPE_CHECKING:
     from pagealloc.machine import Machine
 
-__all__ = ("MIGRATETYPE_COLOURS", "PageblockMap", "flatten_scenario_samples",
+__all__ = ("MIGRATETYPE_COLOURS", "RUN_PLOTS", "PageblockMap", "flatten_scenario_samples",
            "pageblock_map", "plot_directmap", "plot_flips_and_flushes",
            "plot_free_pages_per_order", "plot_machine_pageblocks", "plot_metric_bars",
-           "plot_pageblock_map", "save_figure", "default_bar_metrics", "machine_pageblock_map",
-           "pageblock_image")
+           "plot_pageblock_map", "plot_run", "save_figure", "default_bar_metrics",
+           "machine_pageblock_map", "pageblock_image")
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -83,6 +85,10 @@ MIXED_SHADE = 0.65
 DPI = 100
 #: the pageblock map image aims at this many pixels across (its cells are whole pixels)
 MAP_TARGET_PX = 960
+
+#: the files :func:`plot_run` writes, in order
+RUN_PLOTS = ("free_pages_per_order.png", "directmap.png", "flips_and_flushes.png",
+             "pageblocks.png")
 
 DIRECTMAP_KEYS = (("directmap_4k_kb", "4k"), ("directmap_2m_kb", "2M"), ("directmap_1g_kb", "1G"))
 FLIP_FLUSH_KEYS = ("flips_to_unmapped", "flips_to_mapped", "tlb_flush_ranged", "tlb_flush_full")
@@ -330,7 +336,9 @@ def plot_free_pages_per_order(runs: Mapping[str, Sequence[Sample]], path: str | 
     if axes:
         handles, names = axes[0].get_legend_handles_labels()
         if handles:
-            fig.legend(handles, names, loc="outside lower center", ncol=NR_PAGE_ORDERS,
+            # one panel (6 inches) holds six entries a row; two and more, all eleven
+            ncol = NR_PAGE_ORDERS if len(axes) > 1 else (NR_PAGE_ORDERS + 1) // 2
+            fig.legend(handles, names, loc="outside lower center", ncol=ncol,
                        fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=11)
     return save_figure(fig, path)
@@ -453,3 +461,22 @@ def plot_metric_bars(labels: Sequence[str], columns: Sequence[Mapping[str, objec
                fontsize=8, frameon=False)
     fig.suptitle(title, fontsize=11)
     return save_figure(fig, path)
+
+
+# ------------------------------------------------------------------------ one run
+
+def plot_run(label: str, samples: Sequence[Sample], m: Machine, out: str | Path) -> list[Path]:
+    """The plots of one run (``pagealloc run SCENARIO --every N --plots DIR``) in ``out``:
+    its samples over time (:func:`plot_free_pages_per_order`, :func:`plot_directmap`,
+    :func:`plot_flips_and_flushes`, one panel or line labelled ``label``) and the pageblock
+    map of ``m`` as the run left it (:func:`plot_machine_pageblocks`), named as in
+    :data:`RUN_PLOTS`; return the paths written.  ``samples`` are flat samples
+    (:func:`pagealloc.experiments.compare.run_scenario_measured` records them)."""
+    free, dm, ff, pb = (Path(out) / name for name in RUN_PLOTS)
+    runs = {label: list(samples)}
+    return [
+        plot_free_pages_per_order(runs, free, title=f"free pages per order: {label}"),
+        plot_directmap(runs, dm, title=f"direct map composition: {label}"),
+        plot_flips_and_flushes(runs, ff, title=f"flips and TLB flushes: {label}"),
+        plot_machine_pageblocks(m, pb, f"pageblocks at the end: {label}"),
+    ]

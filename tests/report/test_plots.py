@@ -230,3 +230,65 @@ def test_compare_samples_carry_the_plot_fields() -> None:
                 "tlb_flush_ranged", "tlb_flush_full", "flips_to_unmapped"):
         assert key in s[-1]
     assert s[-1]["tlb_flush_full"] == cmp.value("unmapped-v2", "tlb_flush_full")
+
+
+# ------------------------------------------------------------------ pagealloc run --plots
+
+RUN_ARGS = ("run", "secretmem", "--profile", "unmapped-v2", "--scale", "0.03125", "--every", "500")
+
+
+def test_run_plots_cli_writes_the_plots_deterministically(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outs = [tmp_path / "a", tmp_path / "b"]
+    printed = []
+    for out in outs:
+        assert main([*RUN_ARGS, "--json", "--plots", str(out)]) == 0
+        text, err = capsys.readouterr()
+        printed.append(text)
+        assert sorted(p.name for p in out.iterdir()) == sorted(P.RUN_PLOTS)
+        for name in P.RUN_PLOTS:
+            assert_png(out / name)
+            assert f"# wrote {out / name}" in err
+    for name in P.RUN_PLOTS:
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+    # the plots add files, not output: the JSON (its /proc samples included) is unchanged
+    assert main([*RUN_ARGS, "--json"]) == 0
+    assert capsys.readouterr().out == printed[0] == printed[1]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("run", "secretmem", "--plots", "DIR"), "--every"),
+    (("run", "--plots", "DIR"), "--plots apply to scenarios"),
+])
+def test_run_plots_cli_errors(argv: tuple[str, ...], message: str,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(list(argv)) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_run_scenario_measured_keeps_proc_samples_and_adds_the_plotted_ones() -> None:
+    from pagealloc.experiments.compare import run_scenario_measured
+    from pagealloc.workload.scenario import build_machine, load_scenario, run_scenario
+    scn = load_scenario("secretmem").scaled(1 / 32)
+    flat: list[dict[str, int]] = []
+    m = build_machine(scn, "unmapped-v2", None)
+    res = run_scenario_measured(scn, m, flat, every=500)
+    plain = run_scenario(scn, build_machine(scn, "unmapped-v2", None), every=500)
+    assert res.samples == plain.samples and len(flat) == len(res.samples) >= 2
+    assert [s["event"] for s in flat] == [s["event"] for s in res.samples]
+    last = flat[-1]
+    t = m.tlb.stats
+    assert (last["tlb_flush_full"], last["tlb_flush_ranged"]) == (t["flush_full"], t["flush_ranged"])
+    assert last["flips_to_unmapped"] == m.metrics()["flips_to_unmapped"] > 0
+    assert sum(last[f"free_pages_order_{o}"] for o in range(11)) == sum(
+        z.nr_free[o] << o for z in m.zones for o in range(11))
+
+
+def test_plot_run_writes_one_panel_per_plot(tmp_path: Path) -> None:
+    m = Machine(memory="128M", cpus=1, profile="unmapped-v2")
+    paths = P.plot_run("one run", samples(6, 3), m, tmp_path)
+    assert [p.name for p in paths] == list(P.RUN_PLOTS)
+    for p in paths:
+        assert_png(p)
+    # one run: the time series are one panel wide (6 inches at 100 dpi)
+    assert imread(paths[0]).shape[1] == 600
