@@ -6,7 +6,15 @@ import json
 import pytest
 
 from pagealloc.cli import main
-from pagealloc.experiments.review import SECTIONS, render_markdown, run_review
+from pagealloc.experiments.review import (
+    SECTIONS,
+    OrderCheckTally,
+    probe_order_check,
+    render_markdown,
+    run_review,
+    unmapped_pool_beside_full_mapped_memory,
+)
+from pagealloc.profiles import UNMAPPED_V2
 
 
 def test_review_quick_runs_every_section_and_writes_the_report(capsys: pytest.CaptureFixture[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -14,7 +22,8 @@ def test_review_quick_runs_every_section_and_writes_the_report(capsys: pytest.Ca
     out, err = capsys.readouterr()
     assert rc == 0
     assert (tmp_path / "review.md").read_text() == out
-    for title in ("Q1:", "Q2:", "E2:", "Q3:", "Q4:", "steal", "E1:", "E3:", "E4:", "E8:", "E9:", "E10:", "E13:"):
+    for title in ("Q1:", "Q2:", "E2:", "Q3:", "Q4:", "steal", "E1:", "E3:", "E4:", "E8:", "E9:", "E10:",
+                  "E11:", "E13:"):
         assert title in out
     data = json.loads((tmp_path / "review.json").read_text())
     assert [s["id"] for s in data["sections"]] == list(SECTIONS)
@@ -43,12 +52,22 @@ def test_review_quick_runs_every_section_and_writes_the_report(capsys: pytest.Ca
         assert c["unmapped_p50_ns"] <= c["unmapped_p99_ns"] <= c["unmapped_p99.9_ns"] <= c["unmapped_max_ns"]
         assert c["mapped_p50_ns"] <= c["mapped_p99_ns"] <= c["mapped_max_ns"]
     assert lat[2]["unmapped_max_ns"] > 5 * lat[2]["unmapped_p50_ns"]
+    # E11: rates are percentages; the constructed case false-fails and the request fails
+    e11 = {t["name"]: [c["values"] for c in t["columns"]] for t in by_id["e11"]["tables"]}
+    for col in e11["rates"]:
+        for k in ("false_pass_pct", "false_pass_unservable_pct", "false_fail_pct"):
+            assert 0 <= col[k] <= 100
+        assert col["false_pass"] + col["false_fail"] <= col["probes"]
+    for col in e11["constructed"]:
+        assert "DMA32:FAIL" in col["order 1: check (per zone)"]
+        assert "DMA32:yes" in col["order 1: unmapped page free"]
+        assert col["order 1: request"] == "failed"
     assert "Not run" in out and "E15" in out
 
 
 def test_review_is_deterministic() -> None:
-    a = render_markdown(run_review(quick=True, only=["q4", "e9"]))
-    b = render_markdown(run_review(quick=True, only=["q4", "e9"]))
+    a = render_markdown(run_review(quick=True, only=["q4", "e9", "e11"]))
+    b = render_markdown(run_review(quick=True, only=["q4", "e9", "e11"]))
     assert a == b
 
 
@@ -56,3 +75,21 @@ def test_review_unknown_section(capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["review", "--quick", "--only", "q9"])
     _, err = capsys.readouterr()
     assert rc == 2 and "q9" in err
+
+
+def test_order_check_false_fails_when_only_unmapped_blocks_are_free() -> None:
+    m = unmapped_pool_beside_full_mapped_memory(UNMAPPED_V2)
+    t = OrderCheckTally()
+    for o in (1, 2, 3):
+        for zone, check, page, flip in probe_order_check(m, o):
+            t.add(check, page, flip)
+            if zone == "DMA32":
+                assert page and not check and not flip      # a false fail
+    assert t.false_fail >= 3 and 0 < t.row()["false_fail_pct"] <= 100
+    t2 = OrderCheckTally()
+    t2.add(True, False, True)
+    t2.add(True, False, False)
+    t2.add(False, True, False)
+    t2.add(True, True, False)
+    r = t2.row()
+    assert (r["false_pass"], r["false_pass_no_block_to_flip"], r["false_fail"]) == (2, 1, 1)
