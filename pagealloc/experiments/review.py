@@ -814,7 +814,8 @@ def probe_order_check(m: Machine, order: int, gfp: int = GFP_UNMAPPED
     order-0 part of ``__zone_watermark_ok()`` passes at the fast path's mark, the triple
     (check at ``order``, unmapped page of >= ``order`` free, whole mapped block free)."""
     from pagealloc.mm.freetype import FREETYPE_UNMAPPED_IDX, MIGRATE_PCPTYPES
-    from pagealloc.mm.page_alloc import NIL, NR_PAGE_ORDERS, PAGEBLOCK_ORDER, UNMAPPED_KEY
+    from pagealloc.mm.mmzone import NIL, NR_PAGE_ORDERS, PAGEBLOCK_ORDER
+    from pagealloc.mm.page_alloc import UNMAPPED_KEY
     a = m.alloc
     key = ((gfp & ~G.__GFP_UNMAPPED) | UNMAPPED_KEY) if m.profile.unmapped == "v4" else gfp
     hz, _, pref, flags, _, _ = a.prepare_alloc(key)
