@@ -325,7 +325,7 @@ def test_model_keeps_the_compaction_migration_and_reclaim_counters_read() -> Non
     d = counter_delta(machine_counters(m), before)
     assert all(d.get(n, 0) > 0 for n in VM_EVENT_COUNTERS), {n: d.get(n) for n in VM_EVENT_COUNTERS}
     out = modelled_cost(d)
-    assert out["compaction_scan"] == pytest.approx(
-        (d["compact_migrate_scanned"] + d["compact_free_scanned"]) * DEFAULT.compact_scan_per_page_ns)
+    scanned = d["compact_migrate_scanned"] + d["compact_free_scanned"]
+    assert out["compaction_scan"] == pytest.approx(scanned * DEFAULT.compact_scan_per_page_ns)
     assert out["migrate_copy"] == pytest.approx(d["pgmigrate_success"] * 4096 / 11.02)
     assert out["swap_out"] == pytest.approx(d["pswpout"] * DEFAULT.swap_out_per_page_ns)
