@@ -993,6 +993,125 @@ def e11_order_check(quick: bool) -> Section:
     return sec
 
 
+# ------------------------------------------------------------------------------ E12
+
+def pcp_blocked_pageblocks(m: Machine) -> dict[str, int]:
+    """Pages parked on pcp lists, by kind, and the pageblocks they keep from being whole
+    free blocks (every page of the block free on the buddy lists or on a pcp list, at
+    least one on a pcp list: a drain would make it a block the flip could take)."""
+    from pagealloc.mm.mmzone import ORDER_MASK, PB_FREETYPE_FLAGS_SHIFT, PS_BUDDY, PS_MASK, PS_PCP
+    pcp_pages: dict[int, int] = {}
+    for z in m.populated_zones():
+        for cpu in range(m.ncpus):
+            for pindex, pfn in m.pcp_blocks(z, cpu):
+                b = pfn >> 9
+                pcp_pages[b] = pcp_pages.get(b, 0) + (1 << m.profile.pindex_to_order(pindex))
+    pstate, pb = m.mem.pstate, m.mem.pb
+    out = {"pcp_pages_unmapped": 0, "pcp_pages_mapped": 0, "blocked_unmapped_blocks": 0,
+           "blocked_mapped_blocks": 0}
+    for b, n in pcp_pages.items():
+        kind = "unmapped" if (pb[b] >> PB_FREETYPE_FLAGS_SHIFT) & 1 else "mapped"
+        out[f"pcp_pages_{kind}"] += n
+        p, end, free = b << 9, (b + 1) << 9, 0
+        while p < end:
+            st = pstate[p]
+            if st & PS_MASK in (PS_BUDDY, PS_PCP):
+                free += 1 << (st & ORDER_MASK)
+                p += 1 << (st & ORDER_MASK)
+            elif st & PS_MASK:
+                p += 1 << (st & ORDER_MASK)
+            else:
+                p += 1
+        out[f"blocked_{kind}_blocks"] += free >= 512
+    return out
+
+
+def _pcp_scenario(scenario: str, variant: Variant, scale: float, overrides: Mapping[str, Any] | None,
+                  every: int) -> dict[str, Value]:
+    """Run a scenario counting flips by the request that caused them (pcp orders: the pcp
+    refill came back empty, rmqueue_buddy() flipped) and sampling pcp-parked pages."""
+    from pagealloc.workload import scenario as S
+    from pagealloc.mm.page_alloc import pcp_allowed_order
+    scn = S.load_scenario(scenario).scaled(scale)
+    m = S.build_machine(scn, variant.profile, overrides)
+    st = m.alloc.stats
+    c = {"unmapped_requests": 0, "unmapped_pcp_order_requests": 0, "flips_in_pcp_order_requests": 0,
+         "flips_in_other_unmapped_requests": 0, "flips_to_mapped_in_mapped_requests": 0}
+    smp: list[dict[str, int]] = []
+
+    class _Runner(S.ScenarioRunner):
+        def _request(self, s: Any, use: Any, gfp: int, order: int, cpu: int, owner: int | None,
+                     unmapped: bool, item: Any, dirty: bool) -> bool:
+            f0, b0 = st["flip_to_unmapped"], st["flip_to_mapped"]
+            ok = bool(super()._request(s, use, gfp, order, cpu, owner, unmapped, item, dirty))
+            if unmapped:
+                c["unmapped_requests"] += 1
+                pcp = pcp_allowed_order(order)
+                c["unmapped_pcp_order_requests"] += pcp
+                k = "flips_in_pcp_order_requests" if pcp else "flips_in_other_unmapped_requests"
+                c[k] += st["flip_to_unmapped"] - f0
+            else:
+                c["flips_to_mapped_in_mapped_requests"] += st["flip_to_mapped"] - b0
+            return ok
+
+        def sample(self) -> None:
+            smp.append(pcp_blocked_pageblocks(self.m))
+
+    res = _Runner(scn, m, scale=scale, every=every).run()
+    row: dict[str, Value] = dict(c)
+    row["flips_to_unmapped"] = st["flip_to_unmapped"]
+    row["flips_per_1000_pcp_order_requests"] = round(
+        1000 * c["flips_in_pcp_order_requests"] / max(1, c["unmapped_pcp_order_requests"]), 2)
+    for k in ("pcp_pages_unmapped", "pcp_pages_mapped", "blocked_unmapped_blocks",
+              "blocked_mapped_blocks"):
+        vals = [x[k] for x in smp] or [0]
+        row[f"{k}_mean"] = round(sum(vals) / len(vals), 1)
+        row[f"{k}_max"] = max(vals)
+    row["steal"] = st["steal"]
+    row["alloc_failures"] = res.alloc_failures
+    return row
+
+
+def e12_pcp_bank(quick: bool) -> Section:
+    scale = 0.125 if quick else 1.0
+    every = 500
+    sec = Section("e12", "E12: pcp bank sizing for unmapped pages",
+                  f"secretmem, scale {scale:g}, unmapped-v2, samples every {every} requests: "
+                  f"pcp lists per CPU (1, 4, 16 CPUs, auto-tuned pcp high) and larger pcp lists "
+                  f"(16 CPUs, percpu_pagelist_high_fraction=64 and 8). Flips are charged to "
+                  f"the request "
+                  f"that caused them: in a pcp-order (0-3) unmapped request a flip means the pcp "
+                  f"refill (which never flips) came back empty. percpu_pagelist_high_fraction fixes "
+                  f"pcp high at managed/fraction/CPUs (64: small lists; 8: about the auto-tuned "
+                  f"maximum, from the start). Blocked blocks: pageblocks whose "
+                  f"every page is free, some of them on pcp lists (a drain would make a whole "
+                  f"block for the flip).")
+    cfgs: list[tuple[str, dict[str, Any]]] = [
+        ("1 CPU", {"cpus": 1}), ("4 CPUs", {"cpus": 4}), ("16 CPUs", {"cpus": 16}),
+        ("16 CPUs, high_fraction=64", {"cpus": 16, "percpu_pagelist_high_fraction": 64}),
+        ("16 CPUs, high_fraction=8", {"cpus": 16, "percpu_pagelist_high_fraction": 8})]
+    cols = [_pcp_scenario("secretmem", Variant(lab, UNMAPPED_V2), scale, ov, every)
+            for lab, ov in cfgs]
+    sec.tables.append(("", _table("e12", [lab for lab, _ in cfgs], cols)))
+    one, four, sixteen, small, big = cols
+    sec.answer = (f"Flips from pcp refill misses: {one['flips_per_1000_pcp_order_requests']} / "
+                  f"{four['flips_per_1000_pcp_order_requests']} / "
+                  f"{sixteen['flips_per_1000_pcp_order_requests']} per 1000 pcp-order unmapped "
+                  f"requests with 1 / 4 / 16 CPUs ({small['flips_per_1000_pcp_order_requests']} / "
+                  f"{big['flips_per_1000_pcp_order_requests']} with small / fixed large pcp "
+                  f"lists); unmapped pages parked on pcp lists peak at "
+                  f"{one['pcp_pages_unmapped_max']} / {four['pcp_pages_unmapped_max']} / "
+                  f"{sixteen['pcp_pages_unmapped_max']} ({small['pcp_pages_unmapped_max']} / "
+                  f"{big['pcp_pages_unmapped_max']}), "
+                  f"keeping up to {max(_int(c['blocked_unmapped_blocks_max']) for c in cols)} "
+                  f"unmapped and {max(_int(c['blocked_mapped_blocks_max']) for c in cols)} mapped "
+                  f"pageblocks from being whole free blocks.")
+    sec.notes.append("NR_UNMAPPED_PCP_LISTS and a separate batch for the unmapped bank are not "
+                     "profile knobs: the bank is sized by the upstream pcp rules (batch, high) "
+                     "and varied here through the CPU count and percpu_pagelist_high_fraction.")
+    return sec
+
+
 # ------------------------------------------------------------------------------ E13
 
 def _cross_merge(flags: bool) -> str:
@@ -1067,13 +1186,14 @@ SECTIONS: dict[str, Callable[[bool], Section]] = {
     "q1": q1_zeroing, "q2": q2_no_free_block, "e2": e2_spurious, "q3": q3_flip_mode, "q4": q4_remainder,
     "steal": steal_note, "e1": e1_flush, "e3": e3_ratchet, "e4": e4_steal_order,
     "e8": e8_directmap, "e9": e9_recursion, "e10": e10_atomic, "e11": e11_order_check,
-    "e13": e13_freetypes_equal,
+    "e12": e12_pcp_bank, "e13": e13_freetypes_equal,
 }
 
 #: experiments of series.md section 5 not run, and why
 NOT_RUN = {
     "E5-E7": "are Q3, Q1 and Q4",
-    "E12": "pcp bank sizing knobs (NR_UNMAPPED_PCP_LISTS, unmapped batch) are not profile knobs yet",
+    "E12 (in part)": "run over CPU count and pcp high; NR_UNMAPPED_PCP_LISTS, a separate "
+                     "unmapped batch and the drain policy are not profile knobs, so not varied",
     "E14": "mermap window statistics (mermap_get failures per slot) are not exposed as a run",
     "E15": "the model is single-threaded: no concurrent flips or scanners during the unlocked window",
 }

@@ -23,7 +23,7 @@ def test_review_quick_runs_every_section_and_writes_the_report(capsys: pytest.Ca
     assert rc == 0
     assert (tmp_path / "review.md").read_text() == out
     for title in ("Q1:", "Q2:", "E2:", "Q3:", "Q4:", "steal", "E1:", "E3:", "E4:", "E8:", "E9:", "E10:",
-                  "E11:", "E13:"):
+                  "E11:", "E12:", "E13:"):
         assert title in out
     data = json.loads((tmp_path / "review.json").read_text())
     assert [s["id"] for s in data["sections"]] == list(SECTIONS)
@@ -62,6 +62,13 @@ def test_review_quick_runs_every_section_and_writes_the_report(capsys: pytest.Ca
         assert "DMA32:FAIL" in col["order 1: check (per zone)"]
         assert "DMA32:yes" in col["order 1: unmapped page free"]
         assert col["order 1: request"] == "failed"
+    # E12: every flip to unmapped is charged to an unmapped request; small pcp lists park less
+    e12 = [c["values"] for c in by_id["e12"]["tables"][0]["columns"]]
+    for c in e12:
+        assert c["flips_in_pcp_order_requests"] + c["flips_in_other_unmapped_requests"] \
+            == c["flips_to_unmapped"] > 0
+        assert 0 <= c["blocked_unmapped_blocks_max"] <= c["pcp_pages_unmapped_max"]
+    assert e12[3]["pcp_pages_unmapped_max"] < e12[4]["pcp_pages_unmapped_max"]
     assert "Not run" in out and "E15" in out
 
 
