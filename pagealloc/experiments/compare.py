@@ -67,8 +67,8 @@ from pagealloc.profiles import KNOBS, Profile, ProfileError, get_profile, with_k
 
 __all__ = ("Comparison", "Variant", "compare_scenario", "compare_trace", "measure_state",
            "mixed_pageblocks", "parquet_table", "parse_knob_value", "parse_variant", "render",
-           "render_table", "run_scenario_measured", "write_outputs", "write_pageblock_plot",
-           "write_plots")
+           "render_table", "run_scenario_measured", "track_contents", "write_outputs",
+           "write_pageblock_plot", "write_plots")
 
 PAGEBLOCK_SHIFT = 9
 Value = int | float | str | None
@@ -147,6 +147,25 @@ def mixed_pageblocks(m: Machine) -> tuple[int, int]:
     polluted = int((pbtype[non_movable] == MIGRATE_MOVABLE).sum()) if non_movable.size else 0
     del blocks
     return mixed, polluted
+
+
+def track_contents(m: Machine) -> None:
+    """Give ``m`` a page-content tracker (:class:`pagealloc.mm.contents.Contents`) if it has
+    none, so that every column measures zeroing and security events alike.
+
+    :class:`Machine` builds one only for the series' profiles and for ``init_on_alloc`` /
+    ``init_on_free``; without it ``pages_zeroed`` (the ``__GFP_ZERO`` zeroing of
+    ``post_alloc_hook()``, mm/page_alloc.c) reads 0 whatever the run zeroed, and a
+    ``linux-7.2`` column would be charged no zeroing.  The tracker only observes: it keeps
+    a byte per PFN and never changes an allocation.
+    """
+    if m.contents is not None:
+        return
+    from pagealloc.mm.contents import Contents
+    cfg = m.config
+    m.contents = Contents(m.mem.max_pfn, cfg.init_on_alloc, cfg.init_on_free,
+                          m.profile.unmapped, m.directmap, m.tlb)
+    m.alloc.contents = m.contents
 
 
 def free_unmapped_pages(m: Machine) -> int:
@@ -322,6 +341,7 @@ def run_scenario_variant(scn: Any, variant: Variant, seed: int | None, scale: fl
     """Run one column; return its rows, its samples and the machine as the run left it."""
     from pagealloc.workload import scenario as S
     m = S.build_machine(scn, variant.profile, overrides)
+    track_contents(m)
     before = machine_counters(m)
     samples: list[dict[str, int]] = []
     res = _sampling_runner(scn, m, seed, scale, every, samples).run()

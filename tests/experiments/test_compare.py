@@ -16,6 +16,7 @@ from pagealloc.experiments.compare import (
     compare_scenario,
     mixed_pageblocks,
     parse_variant,
+    track_contents,
 )
 from pagealloc.experiments.cost import COMPONENTS
 from pagealloc.machine import Machine
@@ -167,3 +168,22 @@ def test_cli_compare_bad_profile_or_knob(capsys: pytest.CaptureFixture[str], arg
     rc, out, err = run(capsys, "compare", "secretmem", *argv, "--scale", "0.03125")
     assert rc == 2 and out == ""
     assert field in err
+
+
+def test_every_column_counts_pages_zeroed(vm_host: tuple[Comparison, dict[str, Any]]) -> None:
+    """linux-7.2 builds no content tracker; compare gives it one, so its __GFP_ZERO pages
+    are counted and charged like the series' (vm-host's requests are the same in both)."""
+    cmp, seen = vm_host
+    assert cmp.value("linux-7.2", "pages_zeroed") == seen["linux-7.2"]["metrics"]["pages_zeroed"]
+    assert cmp.value("linux-7.2", "pages_zeroed") > 0                  # type: ignore[operator]
+    assert cmp.value("linux-7.2", "cost_pages_zeroed_us") > 0          # type: ignore[operator]
+    m = Machine(memory="128M", cpus=1)
+    assert m.contents is None
+    track_contents(m)
+    tracker = m.contents
+    assert m.alloc.contents is tracker is not None
+    assert m.alloc_pages(G.GFP_KERNEL | G.__GFP_ZERO, 2) is not None
+    assert m.alloc_pages(G.GFP_KERNEL, 1) is not None
+    assert m.metrics()["pages_zeroed"] == 4
+    track_contents(m)                                    # already tracked: kept
+    assert m.contents is tracker
