@@ -14,7 +14,8 @@ it waits for other CPUs (an IPI round trip covers sending the IPI, the remote ha
 its flush, and the acknowledgement).  Not modelled: TLB-refill misses on the remote CPUs
 after a full flush, lock contention (``zone->lock``, ``cpa_lock``), and NUMA distance.
 
-Counters are read by the model's names (see :data:`COUNTERS`); a missing counter counts
+Counters are read by the model's names (see :data:`COUNTERS` and
+:data:`VM_EVENT_COUNTERS`); a missing counter counts
 as 0 and any other key is ignored.  Components and the counters they charge:
 
 ================== ================================================ ===============================
@@ -46,8 +47,8 @@ Counted once, never twice: a CPA split's ``flush_tlb_all()`` is charged through
 model's ``flush_local`` counts the same flush and is not read); ``flip_pages_*`` and
 ``flush_ranged`` are not charged, their work being in the CPA, flush and IPI components.
 Compaction and reclaim: ``compact_daemon_*_scanned`` are the kcompactd part of
-``compact_*_scanned`` (``count_compact_events()`` counts both, ``mm/compaction.c``) and are
-not read; ``pgscan_anon``/``pgscan_file`` (and ``pgsteal_*``) split the same pages by LRU
+``compact_*_scanned`` (``compact_zone()`` counts the latter for every caller and
+``kcompactd_do_work()`` the former again, ``mm/compaction.c``) and are not read; ``pgscan_anon``/``pgscan_file`` (and ``pgsteal_*``) split the same pages by LRU
 type and are not read; a migrated page's source is freed through ``pgfree`` and a reclaimed
 page through ``pgfree`` (charged in ``frees``, not in ``migrate_*`` or ``reclaim_steal``);
 ``compact_isolated`` counts pages the scanners already charged.  Not charged, for want of a
