@@ -1180,13 +1180,128 @@ def e13_freetypes_equal(quick: bool) -> Section:
     return sec
 
 
+# ------------------------------------------------------------------------------ E14
+
+def mermap_zeroing_stream(region_pages: int, variant: Any, held: int, held_pages: int,
+                          orders: Mapping[int, float], n: int, kernel_pte_global: bool = True,
+                          seed: int = 14) -> dict[str, Value]:
+    """The mermap alone (one CPU): ``held`` mappings of ``held_pages`` pages each kept by
+    another user (a preempted v4 page-cache reader, a second zeroing in progress), then
+    ``n`` ``clear_page_mermap()`` calls (the mm-code caller: slow path per page, advancing)
+    of sizes drawn from ``orders``.  A reserved get that fails (the kernel would oops: the
+    caller does not check for NULL) is counted and that call abandoned."""
+    from pagealloc.mm.mermap import (
+        CLEAR_PAGE_MERMAP_MM,
+        Mermap,
+        MermapReservedUnavailable,
+        clear_page_mermap,
+    )
+    mm = Mermap(1, region_pages, variant=variant, strict=False,
+                kernel_pte_global=kernel_pte_global)
+    mm.mm_prepare()
+    for i in range(held):
+        mm.get(0, 1_000_000 + i * held_pages, held_pages)
+    st0 = dict(mm.stats)
+    rnd = random.Random(seed)
+    keys, weights = list(orders), list(orders.values())
+    pages = oops = 0
+    for i in range(n):
+        o = rnd.choices(keys, weights)[0]
+        try:
+            pages += len(set(clear_page_mermap(mm, 0, 4096 * (i + 1), 1 << o, CLEAR_PAGE_MERMAP_MM)))
+        except MermapReservedUnavailable:
+            oops += 1
+    st = {k: v - st0.get(k, 0) for k, v in mm.stats.items()}
+    mb = pages * 4096 / (1 << 20)
+    return {"zeroing_calls": n, "mb_zeroed": round(mb, 2),
+            "mermap_get_failures": st["get_failures"],
+            "get_failure_pct": round(100 * st["get_failures"] / max(1, n), 1),
+            "fail_no_space": st["fail_no_space"], "fail_no_slot": st["fail_no_slot"],
+            "fail_oversize": st["fail_oversize"], "fail_prot": st["fail_prot"],
+            "reserved_gets": st["reserved_gets"], "reserved_get_failures_oops": oops,
+            "window_overruns": st["violations"],
+            "local_flushes": st["local_flushes"],
+            "local_flushes_per_mb": round(st["local_flushes"] / mb, 2) if mb else None}
+
+
+def e14_mermap(quick: bool) -> Section:
+    from pagealloc.mm.mermap import MERMAP_BJACKMAN_072BC4B, MERMAP_INTEL_LKP_1E956F9, MERMAP_LINUX_MM
+    n = 2000 if quick else 20000
+    scale = 0.125 if quick else 1.0
+    sec = Section("e14", "E14: the mermap window (v2's __GFP_ZERO for unmapped pages)",
+                  f"(a) The allocator: secretmem (order-0 __GFP_ZERO unmapped pages, 4 CPUs), "
+                  f"unmapped-v2, scale {scale:g}: the mermap's counters after the run. (b) The "
+                  f"mermap alone, one CPU: {n} clear_page_mermap() calls of orders 0-3 "
+                  f"(70/10/10/10 %), or {max(20, n // 50)} of order 9, with 0 or 3 mappings of "
+                  f"16 pages held by another user of the CPU (a preempted holder); window 64, "
+                  f"512 (x86's PMD_SIZE) or 2048 pages; the v2-era mermap (bjackman 072bc4b: "
+                  f"4 shared slots, no pgprot check; the one the v2 machine uses), intel-lkp "
+                  f"1e956f9 (3 slots and a reserve slot) with PTI (non-global kernel PTEs), "
+                  f"and linux-mm b7f5c72 with global kernel PTEs.")
+    cols, _, ms = _scenario_cols("secretmem", [Variant("v2", UNMAPPED_V2)], scale, 5000)
+    m = ms[0]
+    st = dict(m.mermap.stats) if m.mermap is not None else {}
+    tries = st.get("gets", 0) + st.get("get_failures", 0)
+    mb = st.get("pages_mapped", 0) * 4096 / (1 << 20)
+    col_a: dict[str, Value] = {
+        "mermap_gets": st.get("gets", 0), "mermap_get_failures": st.get("get_failures", 0),
+        "get_failure_pct": round(100 * st.get("get_failures", 0) / max(1, tries), 1),
+        "fail_no_space": st.get("fail_no_space", 0), "fail_no_slot": st.get("fail_no_slot", 0),
+        "fail_oversize": st.get("fail_oversize", 0), "reserved_gets": st.get("reserved_gets", 0),
+        "local_flushes": st.get("local_flushes", 0), "mb_mapped": round(mb, 2),
+        "local_flushes_per_mb": round(st.get("local_flushes", 0) / mb, 2) if mb else None,
+        "pages_zeroed_mermap": m.contents.stats.get("pages_zeroed_mermap", 0)
+        if m.contents is not None else 0}
+    sec.tables.append((f"(a) secretmem, unmapped-v2, scale {scale:g}",
+                       _table("e14-run", ["secretmem"], [col_a])))
+    small = {0: 0.7, 1: 0.1, 2: 0.1, 3: 0.1}
+    big = {9: 1.0}
+    n9 = max(20, n // 50)
+    bj, lk, lm = MERMAP_BJACKMAN_072BC4B, MERMAP_INTEL_LKP_1E956F9, MERMAP_LINUX_MM
+    grid: list[tuple[str, int, Any, int, Mapping[int, float], int, bool]] = [
+        ("512, free", 512, bj, 0, small, n, True),
+        ("64, free", 64, bj, 0, small, n, True),
+        ("2048, free", 2048, bj, 0, small, n, True),
+        ("512, 3 held", 512, bj, 3, small, n, True),
+        ("512, 4 held", 512, bj, 4, small, n, True),
+        ("512, 3 held, reserve slot", 512, lk, 3, small, n, False),
+        ("512, order 9", 512, bj, 0, big, n9, True),
+        ("2048, order 9", 2048, bj, 0, big, n9, True),
+        ("512, order 9, linux-mm", 512, lm, 0, big, n9, True),
+    ]
+    cols_b = [mermap_zeroing_stream(r, v, h, 16, o, k, g) for _, r, v, h, o, k, g in grid]
+    sec.tables.append(("(b) the mermap alone (column: window pages, held mappings, variant)",
+                       _table("e14-window", [g[0] for g in grid], cols_b)))
+    b512, b64, b2048, h3, h4, h3r, o9, o9big, o9lm = cols_b
+    sec.answer = (f"In secretmem mermap_get fails {col_a['get_failure_pct']} % "
+                  f"({col_a['local_flushes_per_mb']} local flushes per MB); alone it fails "
+                  f"{b512['get_failure_pct']} % with a 512-page window ({b64['get_failure_pct']} % "
+                  f"at 64, {b2048['get_failure_pct']} % at 2048; {b512['local_flushes_per_mb']} / "
+                  f"{b64['local_flushes_per_mb']} / {b2048['local_flushes_per_mb']} flushes per MB), "
+                  f"{h3['get_failure_pct']} % with 3 mappings held and {h4['get_failure_pct']} % "
+                  f"with 4 ({h4['reserved_get_failures_oops']} reserved gets failing, an oops; "
+                  f"{h3r['reserved_get_failures_oops']} with a reserve slot); an order-9 block "
+                  f"never fits 512 pages: the first is mapped a page at a time through the "
+                  f"reserve ({o9['reserved_gets']} reserved maps), after which the v2-era "
+                  f"mermap's unsigned space check wraps and {o9['window_overruns']} of "
+                  f"{o9['zeroing_calls']} blocks are mapped past the CPU's window; on linux-mm "
+                  f"b7f5c72 with global kernel PTEs the reserved map's PAGE_KERNEL is refused "
+                  f"({o9lm['fail_prot']} refusals, {o9lm['reserved_get_failures_oops']} oopses).")
+    sec.notes.append("Preemption is modelled as mappings held by another user of the same CPU "
+                     "(the model is single-threaded). (b) runs the mm-code clear_page_mermap() "
+                     "(its slow path advances page by page); the v2 caller's slow path maps the "
+                     "first page every time (series.md 2.17 #5), which the allocator run (a) "
+                     "uses.")
+    return sec
+
+
 # ------------------------------------------------------------------------------ driver
 
 SECTIONS: dict[str, Callable[[bool], Section]] = {
     "q1": q1_zeroing, "q2": q2_no_free_block, "e2": e2_spurious, "q3": q3_flip_mode, "q4": q4_remainder,
     "steal": steal_note, "e1": e1_flush, "e3": e3_ratchet, "e4": e4_steal_order,
     "e8": e8_directmap, "e9": e9_recursion, "e10": e10_atomic, "e11": e11_order_check,
-    "e12": e12_pcp_bank, "e13": e13_freetypes_equal,
+    "e12": e12_pcp_bank, "e13": e13_freetypes_equal, "e14": e14_mermap,
 }
 
 #: experiments of series.md section 5 not run, and why
@@ -1194,7 +1309,6 @@ NOT_RUN = {
     "E5-E7": "are Q3, Q1 and Q4",
     "E12 (in part)": "run over CPU count and pcp high; NR_UNMAPPED_PCP_LISTS, a separate "
                      "unmapped batch and the drain policy are not profile knobs, so not varied",
-    "E14": "mermap window statistics (mermap_get failures per slot) are not exposed as a run",
     "E15": "the model is single-threaded: no concurrent flips or scanners during the unlocked window",
 }
 

@@ -23,7 +23,7 @@ def test_review_quick_runs_every_section_and_writes_the_report(capsys: pytest.Ca
     assert rc == 0
     assert (tmp_path / "review.md").read_text() == out
     for title in ("Q1:", "Q2:", "E2:", "Q3:", "Q4:", "steal", "E1:", "E3:", "E4:", "E8:", "E9:", "E10:",
-                  "E11:", "E12:", "E13:"):
+                  "E11:", "E12:", "E13:", "E14:"):
         assert title in out
     data = json.loads((tmp_path / "review.json").read_text())
     assert [s["id"] for s in data["sections"]] == list(SECTIONS)
@@ -69,6 +69,16 @@ def test_review_quick_runs_every_section_and_writes_the_report(capsys: pytest.Ca
             == c["flips_to_unmapped"] > 0
         assert 0 <= c["blocked_unmapped_blocks_max"] <= c["pcp_pages_unmapped_max"]
     assert e12[3]["pcp_pages_unmapped_max"] < e12[4]["pcp_pages_unmapped_max"]
+    # E14: a 4-slot mermap with every slot held cannot serve the reserved map; a reserve
+    # slot can; an order-9 block never fits the 512-page window
+    e14 = {t["name"]: [c["values"] for c in t["columns"]] for t in by_id["e14"]["tables"]}
+    win = next(v for k, v in e14.items() if k.startswith("(b)"))
+    for c in win:
+        assert 0 <= c["get_failure_pct"] <= 100
+    assert win[4]["reserved_get_failures_oops"] == win[4]["zeroing_calls"]
+    assert win[5]["reserved_get_failures_oops"] == 0 < win[5]["reserved_gets"]
+    assert win[6]["fail_no_space"] >= 1 and win[7]["fail_no_space"] == 0
+    assert win[1]["local_flushes"] > win[0]["local_flushes"] > win[2]["local_flushes"]
     assert "Not run" in out and "E15" in out
 
 
