@@ -143,6 +143,23 @@ class Machine:
                 self.contents.mermap_clear = lambda pfn, nr: clear_page_mermap(
                     mermap, self.alloc.cpu, pfn, nr, CLEAR_PAGE_MERMAP_V2)
 
+    def track_contents(self) -> None:
+        """Attach a page-content tracker (:class:`pagealloc.mm.contents.Contents`) if the
+        machine has none, so that zeroing and security events are measured on every profile.
+
+        The machine builds one only for the series' profiles and for ``init_on_alloc`` /
+        ``init_on_free``; without it ``pages_zeroed`` (the ``__GFP_ZERO`` zeroing of
+        ``post_alloc_hook()``, mm/page_alloc.c 7.2) reads 0 whatever the run zeroed.  The
+        tracker only observes (a byte per PFN) and never changes an allocation; scenario
+        runs and ``compare`` columns call this, the bare fast path does not pay for it."""
+        if self.contents is not None:
+            return
+        from pagealloc.mm.contents import Contents
+        cfg = self.config
+        self.contents = Contents(self.mem.max_pfn, cfg.init_on_alloc, cfg.init_on_free,
+                                 self.profile.unmapped, self.directmap, self.tlb)
+        self.alloc.contents = self.contents
+
     def _attach_pressure(self) -> None:
         """Reclaim, kswapd and kcompactd (mm/vmscan.c, mm/compaction.c) as agents."""
         from pagealloc.mm.compaction import Kcompactd, reset_isolation_suitable

@@ -150,22 +150,8 @@ def mixed_pageblocks(m: Machine) -> tuple[int, int]:
 
 
 def track_contents(m: Machine) -> None:
-    """Give ``m`` a page-content tracker (:class:`pagealloc.mm.contents.Contents`) if it has
-    none, so that every column measures zeroing and security events alike.
-
-    :class:`Machine` builds one only for the series' profiles and for ``init_on_alloc`` /
-    ``init_on_free``; without it ``pages_zeroed`` (the ``__GFP_ZERO`` zeroing of
-    ``post_alloc_hook()``, mm/page_alloc.c) reads 0 whatever the run zeroed, and a
-    ``linux-7.2`` column would be charged no zeroing.  The tracker only observes: it keeps
-    a byte per PFN and never changes an allocation.
-    """
-    if m.contents is not None:
-        return
-    from pagealloc.mm.contents import Contents
-    cfg = m.config
-    m.contents = Contents(m.mem.max_pfn, cfg.init_on_alloc, cfg.init_on_free,
-                          m.profile.unmapped, m.directmap, m.tlb)
-    m.alloc.contents = m.contents
+    """:meth:`Machine.track_contents`: every column measures zeroing and security alike."""
+    m.track_contents()
 
 
 def free_unmapped_pages(m: Machine) -> int:

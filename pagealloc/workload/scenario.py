@@ -1573,12 +1573,16 @@ def build_machine(scn: Scenario, profile: Any = None, overrides: Mapping[str, An
                   snapshot: str | None = None) -> Machine:
     """The scenario's machine with the CLI's overrides (``--memory``, ``--cpus``, ``--set``
     fields) and the profile (``--profile`` or the scenario's ``profile``, default
-    linux-7.2), or the machine of a snapshot directory."""
+    linux-7.2), or the machine of a snapshot directory; it tracks page contents
+    (:meth:`Machine.track_contents`) so that zeroing is counted on every profile."""
     prof = profile if profile is not None else (scn.profile or "linux-7.2")
     if snapshot:
         from pagealloc.workload.state import machine_from_snapshot
-        return machine_from_snapshot(snapshot, prof)
-    return Machine(machine_config(scn.machine, **dict(overrides or {})), prof)
+        m = machine_from_snapshot(snapshot, prof)
+    else:
+        m = Machine(machine_config(scn.machine, **dict(overrides or {})), prof)
+    m.track_contents()          # pages_zeroed and security counters on every profile
+    return m
 
 
 def run_scenario(scn: Scenario, machine: Machine, **kwargs: Any) -> ScenarioResult:

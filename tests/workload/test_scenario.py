@@ -502,3 +502,15 @@ def test_docs_example_parses_and_runs() -> None:
     res = run_scenario(scn.scaled(0.25), m, scale=0.25, check_every=4000)
     assert res.vm["started"] == 2 and res.pressure["bursts"] == 1
     assert m.metrics()["flips_to_unmapped"] > 0 and m.vmstat()["drop_pagecache"] == 1
+
+
+def test_run_counts_zeroing_on_mainline(capsys: pytest.CaptureFixture[str]) -> None:
+    """A scenario machine tracks page contents on every profile (Machine.track_contents), so
+    linux-7.2 counts the __GFP_ZERO zeroing of post_alloc_hook() (anon faults zero their
+    pages) instead of reading 0, and reports no exposure of an unmapped user's data."""
+    rc, out, _ = run(capsys, "run", "kernel-build", "--scale", "0.05", "--profile", "linux-7.2",
+                     "--json")
+    assert rc == 0
+    mt = json.loads(out)["metrics"]
+    assert mt["pages_zeroed"] > 0
+    assert mt["security_exposures"] == 0
