@@ -24,7 +24,9 @@ preempted inside the allocator before its event fired, softirq frees that skip t
 lists (preempt depth >= 2), batched frees reaching the pcp list at their
 ``mm_page_free_batched`` line, and ``mm_page_alloc`` lines printed after softirq frees that
 happened later.  The three lookahead inferences (bulk, preempted, softirq) are applied only
-when they make the model's pick the kernel's.
+when they make the model's pick the kernel's.  Compaction's free-page isolation, which has no
+kmem event, is replayed by the model's own ``isolate_freepages_block()`` over each
+``mm_compaction_isolate_freepages`` range (:meth:`DecideReplay.isolate_freepages`).
 
     python -m pagealloc.workload.decide ../shared/traces/linux-7.2/anon [--dump 1] [--limit N]
 """
@@ -35,12 +37,22 @@ import argparse
 import bisect
 import collections
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pagealloc.machine import Machine
-from pagealloc.mm.mmzone import KIND_COMPOUND, NIL, ORDER_MASK, PS_ALLOC, PS_BUDDY, PS_MASK, PS_PCP
+from pagealloc.mm.mmzone import (
+    KIND_COMPOUND,
+    NIL,
+    ORDER_MASK,
+    PS_ALLOC,
+    PS_BUDDY,
+    PS_ISOLATED,
+    PS_MASK,
+    PS_PCP,
+)
 from pagealloc.mm.tracepoints import TraceRecorder
 from pagealloc.workload.ftrace import TraceEvent
 from pagealloc.workload.state import KIND_UNKNOWN, machine_from_snapshot
@@ -48,8 +60,13 @@ from pagealloc.workload.state import KIND_UNKNOWN, machine_from_snapshot
 if TYPE_CHECKING:
     from pagealloc.workload.replay import Interval
 
-#: events of an interval that the decide walk does not use (compaction is not replayed)
+#: events of an interval that the decide walk does not step through (compaction's free-page
+#: isolation is applied before the next walked event: :meth:`DecideReplay.isolate_freepages`)
 _NOT_WALKED = ("mm_compaction_isolate_freepages", "mm_migrate_pages")
+_ISOLATE_FREE = re.compile(r"range=\(0x([0-9a-f]+) ~ 0x([0-9a-f]+)\) nr_scanned=(\d+) nr_taken=(\d+)")
+#: the strides ``isolate_freepages()`` scans with: 1 (sync, or after a block gave pages),
+#: else doubling up to ``COMPACT_CLUSTER_MAX`` (32) while blocks give nothing
+_STRIDES = (1, 2, 4, 8, 16, 32)
 #: the walk keeps this many events past ``limit`` allocations, so that the batched-free
 #: pairing of the last ones still finds their ``mm_page_free_batched`` lines
 _LIMIT_SLACK = 5000
@@ -77,6 +94,8 @@ def take_page(m: Machine, pfn: int, order: int) -> bool:
     if head == NIL or st == PS_ALLOC:
         return False
     zone = alloc.zone_of(pfn)
+    if horder < order:
+        return _take_range(m, pfn, order)
     if st == PS_PCP:
         if head != pfn or horder != order:
             return False
@@ -102,6 +121,36 @@ def take_page(m: Machine, pfn: int, order: int) -> bool:
                 alloc._add_to_free_list(cur + size, zone, high, ft, False)
                 mem.pstate[cur + size] = PS_BUDDY | high
                 alloc.account_freepages(zone, size, ft)
+    mem.pstate[pfn] = PS_ALLOC | order
+    return True
+
+
+def _take_range(m: Machine, pfn: int, order: int) -> bool:
+    """:func:`take_page` of a kernel block that the model holds as several smaller free
+    blocks (buddy or pcp; the model missed a merge, e.g. after a pcp-skipping free): every
+    one of them leaves its list and the range becomes one allocated block.  False, with
+    nothing changed, if any page of the range is allocated in the model."""
+    mem, alloc = m.mem, m.alloc
+    end = pfn + (1 << order)
+    parts: list[tuple[int, int, int]] = []
+    q = pfn
+    while q < end:
+        head, horder, st = covering_block(m, q)
+        if head == NIL or st == PS_ALLOC or head < pfn or head + (1 << horder) > end:
+            return False
+        parts.append((head, horder, st))
+        q = head + (1 << horder)
+    zone = alloc.zone_of(pfn)
+    nr_lists = m.profile.nr_pcp_lists
+    for head, horder, st in parts:
+        if st == PS_PCP:
+            lid = mem.plist[head]
+            pcp = next(p for p in zone.pcp if p.list_base <= lid < p.list_base + nr_lists)
+            mem.list_del(head)
+            pcp.count -= 1 << horder
+        else:
+            alloc.del_page_from_free_list(head, zone, horder, mem.get_pfnblock_freetype(head))
+        mem.pstate[head] = 0
     mem.pstate[pfn] = PS_ALLOC | order
     return True
 
@@ -215,13 +264,14 @@ class DecideReplay:
 
     def __init__(self, capture: Path, dump_id: int = 1, limit: int = 0,
                  profile: str | None = None, interval: "Interval | None" = None,
-                 follow_drains: bool = True) -> None:
+                 follow_drains: bool = True, replay_compaction: bool = True) -> None:
         from pagealloc.workload.replay import dump_snapshots, load_intervals
         self.capture = capture
         self.dump_id = dump_id
         self.limit = limit
         self.profile = profile
         self.follow_drains = follow_drains
+        self.replay_compaction = replay_compaction
         self.snaps = dump_snapshots(capture)
         self.m = m = machine_from_snapshot(capture / self.snaps[dump_id], profile)
         if interval is None:
@@ -253,6 +303,10 @@ class DecideReplay:
         self.to_buddy: set[int] = set()
         self.contig_run: dict[int, tuple[int, int]] = {}
         self.by_pfn: dict[int, list[tuple[int, str, int]]] = {}
+        #: compaction free-page isolations to apply before a walked event (by its id), and
+        #: those after the last one
+        self.isolations: dict[int, list[TraceEvent]] = {}
+        self.trailing_isolations: list[TraceEvent] = []
         self.next_fold = 0.0
 
     # ------------------------------------------------------------------ set-up
@@ -276,9 +330,15 @@ class DecideReplay:
         :data:`_LIMIT_SLACK` events."""
         events: list[TraceEvent] = []
         n_allocs = extra = 0
+        pending: list[TraceEvent] = []
         for ev in self.interval.events:
             if ev.name in _NOT_WALKED:
+                if self.replay_compaction and ev.name == "mm_compaction_isolate_freepages":
+                    pending.append(ev)
                 continue
+            if pending:
+                self.isolations[id(ev)] = pending
+                pending = []
             events.append(ev)
             if ev.name == "mm_page_alloc":
                 n_allocs += 1
@@ -286,6 +346,7 @@ class DecideReplay:
                 extra += 1
                 if extra > _LIMIT_SLACK:
                     break
+        self.trailing_isolations = pending
         return events
 
     def reorder_allocs_before_softirq_frees(self) -> None:
@@ -552,6 +613,79 @@ class DecideReplay:
             where += f" (order-{horder} block {head:#x})"
         return where
 
+    def preview_isolate_freepages(self, lo: int, hi: int, stride: int) -> tuple[int, int]:
+        """(nr_scanned, nr_taken) that ``isolate_freepages_block(strict=false)`` (both
+        kernels) would report over [lo, hi) with ``stride`` on the model's state, without
+        taking anything: every ``stride``-th pfn is visited, a compound page ending inside
+        the range is stepped over whole, a free buddy block is taken whole and the walk
+        resumes ``stride`` pages after it (the range's end is where the kernel stopped)."""
+        ps = self.m.mem.pstate
+        pkind = self.m.mem.pkind
+        owners = self.m.alloc.owners
+        blockpfn = lo
+        scanned = taken = 0
+        while blockpfn < hi:
+            scanned += 1
+            s = ps[blockpfn]
+            st, order = s & PS_MASK, s & ORDER_MASK
+            if st == PS_ALLOC and order and (pkind[blockpfn] & KIND_COMPOUND or (
+                    owners is not None and blockpfn in owners.pfn_h)):
+                if blockpfn + (1 << order) <= hi:
+                    blockpfn += (1 << order) - 1
+                    scanned += (1 << order) - 1
+            elif st == PS_BUDDY:
+                scanned += (1 << order) - 1
+                taken += 1 << order
+                blockpfn += (1 << order) - 1
+            blockpfn += stride
+        return scanned, taken
+
+    def isolate_freepages(self, ev: TraceEvent) -> None:
+        """``mm_compaction_isolate_freepages``: compaction's free scanner took the free
+        blocks of ``range`` off the buddy lists with ``__isolate_free_page()``, which has no
+        kmem event (traces README 9.4); the migration targets carved from them are used
+        without ``mm_page_alloc``, and the unused ones come back with ``mm_page_free``
+        (``release_free_list()`` in 7.2, ``release_freepages()`` in 6.1).
+
+        Runs the model's :func:`pagealloc.mm.compaction.isolate_freepages_block` over the
+        range, with the stride of ``isolate_freepages()`` (1, or doubling to 32 after
+        blocks that gave nothing) that reproduces the event's ``nr_scanned`` and
+        ``nr_taken`` on the model's state (:meth:`preview_isolate_freepages`; stride 1 if
+        none does), then holds every isolated block as allocated with an unknown layout
+        (``KIND_UNKNOWN``: compaction splits it into targets of any order), so that the
+        owners' later frees of targets and the release of unused pages apply to it."""
+        mt = _ISOLATE_FREE.search(ev.text)
+        if mt is None:
+            self.stats["compaction_isolate_unparsed"] += 1
+            return
+        lo, hi = int(mt.group(1), 16), int(mt.group(2), 16)
+        nr_scanned, nr_taken = int(mt.group(3)), int(mt.group(4))
+        if not nr_taken:
+            return
+        from pagealloc.mm.compaction import CompactControl, isolate_freepages_block
+        m, stats = self.m, self.stats
+        if not (0 <= lo < hi <= m.mem.max_pfn):
+            stats["compaction_isolate_out_of_range"] += 1
+            return
+        stride = next((sd for sd in _STRIDES
+                       if self.preview_isolate_freepages(lo, hi, sd) == (nr_scanned, nr_taken)), 0)
+        if not stride:
+            stats["compaction_isolate_stride_unknown"] += 1
+            stride = 1
+        cc = CompactControl(m.alloc.zone_of(lo), -1)
+        cc.nr_migratepages = 1 << 62          # the range's end is where the kernel stopped
+        taken, _reached = isolate_freepages_block(m.alloc, cc, lo, hi, stride)
+        stats["compaction_isolated_pages"] += taken
+        stats["compaction_isolated_kernel"] += nr_taken
+        if taken != nr_taken:
+            stats["compaction_isolate_mismatch"] += 1
+        mem = m.mem
+        for order, heads in enumerate(cc.freepages):
+            for head in heads:
+                if mem.pstate[head] == PS_ISOLATED | order:
+                    mem.pstate[head] = PS_ALLOC | order
+                    mem.pkind[head:head + (1 << order)] = bytes([KIND_UNKNOWN]) * (1 << order)
+
     # ------------------------------------------------------------------ events
     def on_alloc(self, i: int, ev: TraceEvent) -> bool:
         """One ``mm_page_alloc``: the model decides, the result is scored, the state is
@@ -717,12 +851,21 @@ class DecideReplay:
         self.index_by_pfn()
         events, skip, deferred, limit = self.events, self.skip, self.deferred, self.limit
         self.next_fold = float(int(events[0].ts) + 1) if events else 0.0
+        isolations = self.isolations
+        stopped = False
         for i, ev in enumerate(events):
             self.fold_vmstat(ev.ts)
+            if isolations:
+                for iso in isolations.get(id(ev), ()):
+                    self.isolate_freepages(iso)
             if i in skip:
                 continue
             if self.step(i, deferred.get(i, ev)) and limit and self.stats["allocs"] >= limit:
+                stopped = True
                 break
+        if not stopped:
+            for iso in self.trailing_isolations:
+                self.isolate_freepages(iso)
         return self.result()
 
     def result(self) -> dict[str, object]:

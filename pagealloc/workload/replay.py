@@ -28,8 +28,10 @@ Modes (``pagealloc replay CAPTURE --mode ...``):
     lets the model choose every allocation from the same state and compares its PFN with the
     kernel's, by order/migratetype and by path (pcp hit, pcp refill, buddy), then repairs the
     state to the kernel's choice and goes on (:func:`decide`, the engine of
-    :class:`pagealloc.workload.decide.DecideReplay`); at each next dump the model's allocator state
-    (free blocks, pageblock types, pagetypeinfo cells, pcp pages) is compared with the dump.
+    :class:`pagealloc.workload.decide.DecideReplay`; compaction's event-less free-page
+    isolation is replayed by the model's ``isolate_freepages_block()`` over the traced
+    ranges); at each next dump the model's allocator state (free blocks, pageblock types,
+    pagetypeinfo cells, pcp pages) is compared with the dump.
 ``drive``
     what-if: the model makes every decision itself and the kernel's PFNs are only handles
     (an allocation maps the kernel's PFN to the model's block; a free frees the model's

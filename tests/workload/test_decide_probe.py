@@ -63,3 +63,50 @@ def test_compare_state_sees_a_difference(traces_dir: Path) -> None:
     assert diff["free_page_agreement"] < 1.0 and diff["free_block_agreement"] < 1.0
     assert 0.0 < diff["pagetypeinfo_max_cell_error"] <= 1.0
     assert diff["pcp_pages_model"] == 0 < diff["pcp_pages_kernel"]
+
+
+def test_take_page_of_a_block_the_model_holds_in_pieces() -> None:
+    """The kernel hands out a block that the model holds as several free blocks (it missed
+    a merge: one page sits on a pcp list): take_page takes every piece, from the buddy and
+    the pcp lists, and the range becomes one allocated block; with a page of the range
+    allocated in the model nothing changes."""
+    from pagealloc.machine import Machine
+    from pagealloc.mm.freetype import MIGRATE_MOVABLE
+    from pagealloc.mm.mmzone import PS_ALLOC, PS_BUDDY
+    from pagealloc.workload.decide import covering_block, take_page
+    m = Machine(memory="64M", cpus=1)
+    m.drain_all_pages()
+    z = m.zone("DMA")
+    pcp = z.pcp[0]
+    assert covering_block(m, 0x100) == (0x100, 8, PS_BUDDY)
+    assert take_page(m, 0x101, 0)
+    m.alloc.pcp_insert(pcp, 0x101, MIGRATE_MOVABLE, 0, tail=False)
+    assert covering_block(m, 0x180)[1] == 7
+    free_before, pcp_before = z.nr_free_pages, pcp.count
+    assert take_page(m, 0x100, 8)
+    assert m.mem.pstate[0x100] == PS_ALLOC | 8
+    assert pcp.count == pcp_before - 1
+    assert z.nr_free_pages == free_before - 255
+    assert all(covering_block(m, q)[0] == 0x100 for q in range(0x100, 0x200))
+    m.check()
+    assert take_page(m, 0x201, 0)
+    assert not take_page(m, 0x200, 9)         # 0x201 is allocated in the model
+    assert covering_block(m, 0x300)[2] == PS_BUDDY
+
+
+def test_compaction_isolation_is_replayed(traces_dir: Path) -> None:
+    """linux-6.1/highorder 1 -> 2 runs compact_memory: every mm_compaction_isolate_freepages
+    range is isolated by the model's isolate_freepages_block() with the kernel's nr_taken
+    (11 567 pages, traces README 9.4), and the model's free blocks at the next dump equal
+    the dump's; without the compaction replay they do not."""
+    cap = traces_dir / "linux-6.1" / "highorder"
+    r = DecideReplay(cap, 1).run()
+    st, stats = r["state_at_next_dump"], r["stats"]
+    assert isinstance(st, dict) and isinstance(stats, dict)
+    assert stats["compaction_isolated_pages"] == stats["compaction_isolated_kernel"] == 11567
+    assert "compaction_isolate_mismatch" not in stats
+    assert st["free_block_agreement"] == 1.0 and st["pagetypeinfo_max_cell_error"] == 0.0
+    off = DecideReplay(cap, 1, replay_compaction=False).run()
+    st_off = off["state_at_next_dump"]
+    assert isinstance(st_off, dict) and st_off["free_block_agreement"] < 0.9
+    assert off["match_rate"] == r["match_rate"]
