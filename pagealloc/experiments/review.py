@@ -2,9 +2,11 @@
 
 One section per question: Vlastimil Babka's four (Q1 zeroing on map-back, Q2 failures with
 no free pageblock, Q3 ``RMQUEUE_NORMAL`` vs ``RMQUEUE_CLAIM``, Q4 ``expand()`` vs the free
-loop), the patch's own note on stealing before flipping, then experiments E1, E3, E4, E8,
-E9, E10 and E13 of ``shared/spec/series.md`` section 5 as far as the model can run them
-(what it cannot do is said in the section).  Each section states its setup, prints its
+loop), the patch's own note on stealing before flipping, then experiments E1, E2, E3, E4,
+E8, E9, E10, E11, E12, E13 and E14 of ``shared/spec/series.md`` section 5 as far as the
+model can run them (what it cannot do is said in the section; E15 is not run).  E1 prices
+each request on its own (:mod:`pagealloc.experiments.latency`); E11 probes the order check
+before each request; E12 and E14 read the pcp lists and the mermap.  Each section states its setup, prints its
 tables (a column per variant, :mod:`pagealloc.experiments.compare`) and ends with a
 one-line answer computed from the numbers.
 
