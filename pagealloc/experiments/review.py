@@ -267,7 +267,7 @@ E2_PROFILES = (("v2", UNMAPPED_V2), ("v4 (compact)", UNMAPPED_V4),
 
 
 def e2_spurious(quick: bool) -> Section:
-    memory = "128M" if quick else "256M"
+    memory = "96M" if quick else "256M"
     pressures = ((3, 4), (1, 16)) if quick else ((3, 4), (1, 4), (1, 16))
     n0, n9 = (256, 2) if quick else (2048, 8)
     sec = Section("e2", "E2: spurious failures of unmapped requests over pressure, "
