@@ -155,6 +155,41 @@ def _take_range(m: Machine, pfn: int, order: int) -> bool:
     return True
 
 
+def _split_free_block_at(m: Machine, pfn: int) -> bool:
+    """Split the model's free buddy block that spans ``pfn`` (its head below ``pfn``) into
+    naturally aligned free blocks none of which crosses ``pfn``, as ``expand()`` splits
+    (the piece nearer ``pfn`` is split further, the other goes back whole to the head of
+    its list).  False when no buddy block spans ``pfn``."""
+    if not 0 < pfn < m.mem.max_pfn:
+        return False
+    head, order, st = covering_block(m, pfn)
+    if st != PS_BUDDY or head == pfn:
+        return False
+    mem, alloc = m.mem, m.alloc
+    zone = alloc.zone_of(head)
+    ft = mem.get_pfnblock_freetype(head)
+    alloc.del_page_from_free_list(head, zone, order, ft)
+    mem.pstate[head] = 0
+
+    def add(p: int, o: int) -> None:
+        alloc._add_to_free_list(p, zone, o, ft, False)
+        mem.pstate[p] = PS_BUDDY | o
+        alloc.account_freepages(zone, 1 << o, ft)
+
+    cur, high = head, order
+    while True:
+        high -= 1
+        size = 1 << high
+        if pfn >= cur + size:
+            add(cur, high)
+            cur += size
+            if cur == pfn:
+                add(cur, high)
+                return True
+        else:
+            add(cur + size, high)
+
+
 def prepare_free(m: Machine, pfn: int, order: int, pending: dict[int, set[int]]) -> str:
     """Make the model's state admit a free of (pfn, order); return how.  ``pending`` holds,
     per high-order block being freed page by page, the pages freed so far.
@@ -667,11 +702,22 @@ class DecideReplay:
         if not (0 <= lo < hi <= m.mem.max_pfn):
             stats["compaction_isolate_out_of_range"] += 1
             return
-        stride = next((sd for sd in _STRIDES
-                       if self.preview_isolate_freepages(lo, hi, sd) == (nr_scanned, nr_taken)), 0)
+        want = (nr_scanned, nr_taken)
+        stride = next((sd for sd in _STRIDES if self.preview_isolate_freepages(lo, hi, sd) == want), 0)
+        if not stride and (_split_free_block_at(m, hi) | _split_free_block_at(m, lo)):
+            # the model holds a free block across an end of the range where the kernel
+            # had free blocks inside it (a scanner ends a range at the end of the block
+            # it took, or at the pageblock end; it takes blocks whose head it visits):
+            # the model missed a split, e.g. where compaction's untraced fast path
+            # (fast_isolate_freepages()) or its capture took pages
+            stats["compaction_isolate_split_at_ends"] += 1
+            stride = next((sd for sd in _STRIDES if self.preview_isolate_freepages(lo, hi, sd) == want), 0)
         if not stride:
+            # the model's state in the range differs from the kernel's: scan it as the
+            # kernel's nr_scanned says (stride 1 visits every pfn: nr_scanned == hi - lo)
             stats["compaction_isolate_stride_unknown"] += 1
-            stride = 1
+            stride = min(_STRIDES, key=lambda sd: (abs(self.preview_isolate_freepages(lo, hi, sd)[0]
+                                                       - nr_scanned), sd))
         cc = CompactControl(m.alloc.zone_of(lo), -1)
         cc.nr_migratepages = 1 << 62          # the range's end is where the kernel stopped
         taken, _reached = isolate_freepages_block(m.alloc, cc, lo, hi, stride)
