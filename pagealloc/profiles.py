@@ -95,6 +95,14 @@ class Profile:
     #: unmapped-cache-2023: unmap the whole refill block (the fix) instead of only the
     #: requested pages (as posted)
     cache_unmap_whole_block: bool = False
+    #: the pcp bank for unmapped pages (series.md 2.3): "bank" (as posted,
+    #: NR_UNMAPPED_PCP_LISTS = PAGE_ALLOC_COSTLY_ORDER + 1 + THP) or "none"
+    #: (NR_UNMAPPED_PCP_LISTS = 0: unmapped pages bypass the pcp lists both ways; E12)
+    unmapped_pcp: str = "bank"
+    #: pages per refill of an unmapped pcp list: "auto" = nr_pcp_alloc() as upstream (as
+    #: posted), else this many (``>> order``, at least 1; E12's "batch for unmapped"); text
+    #: so that ``--set`` can name it
+    unmapped_pcp_batch: str = "auto"
 
     def order_to_pindex(self, ft: int, order: int) -> int:
         """``order_to_pindex()`` with THP: 3*order+mt, PMD order on lists 12 (U/R) and 13 (M);
@@ -160,6 +168,8 @@ KNOBS: dict[str, tuple[object, ...]] = {
     "freetypes_equal": ("flags", "migratetype"),
     "flip_error_path": ("free_requested_ft", "free_unlocked", "leak", "restore"),
     "cache_unmap_whole_block": (False, True),
+    "unmapped_pcp": ("bank", "none"),
+    "unmapped_pcp_batch": ("auto", "1", "2", "4", "8", "16", "32", "64", "128", "256"),
 }
 
 

@@ -277,6 +277,10 @@ class PageAllocator:
         #: mermap_ready(): the request runs in a task with an mm (set per request by Machine)
         self.mermap_ready = True
         self.pcp_auto = profile.pcp_model == "auto"
+        #: profile knobs of the series' unmapped pcp bank (E12): bank present, refill size
+        self.unmapped_pcp_bank = profile.unmapped_pcp != "none"
+        self.unmapped_pcp_batch = 0 if profile.unmapped_pcp_batch == "auto" \
+            else int(profile.unmapped_pcp_batch)
         self.fallback_6_1 = profile.fallback == "rmqueue_fallback"
         self.debug_vm = False
         self.kswapd_order = 0
@@ -909,6 +913,8 @@ class PageAllocator:
                 batch = pcp.batch                   # 6.1 __rmqueue_pcplist()
                 if batch > 1:
                     batch = max(batch >> order, 2)
+            if mt >> 3 and self.unmapped_pcp_batch:
+                batch = max(self.unmapped_pcp_batch >> order, 1)    # knob unmapped_pcp_batch
             alloced = self.rmqueue_bulk(zone, order, batch, lid, mt, alloc_flags)
             pcp.count += alloced << order
             if lhead[lid] == NIL:
@@ -1072,7 +1078,8 @@ class PageAllocator:
                 mt: int) -> int:
         """``rmqueue()``: pcp for pcp orders, else buddy; wake kswapd after a boost."""
         page = NIL
-        if order <= PAGE_ALLOC_COSTLY_ORDER or order == HPAGE_PMD_ORDER:
+        if (order <= PAGE_ALLOC_COSTLY_ORDER or order == HPAGE_PMD_ORDER) and (
+                self.unmapped_pcp_bank or not mt >> 3):
             page = self.rmqueue_pcplist(preferred, zone, order, mt, alloc_flags)
         if page == NIL:
             page = self.rmqueue_buddy(preferred, zone, order, alloc_flags, mt)
@@ -1894,6 +1901,9 @@ class PageAllocator:
                 self.free_one_page(zone, pfn, order, fpi)
                 return
             ft = (ft & ~7) | MIGRATE_MOVABLE
+        if ft >> 3 and not self.unmapped_pcp_bank:
+            self.free_one_page(zone, pfn, order, fpi)       # knob unmapped_pcp=none
+            return
         if self.pcp_auto:
             self.free_frozen_page_commit(zone, zone.pcp[cpu], pfn, ft, order, fpi)
         else:
@@ -1917,6 +1927,9 @@ class PageAllocator:
                 continue
             if ft & 7 >= MIGRATE_PCPTYPES:
                 ft = (ft & ~7) | MIGRATE_MOVABLE
+            if ft >> 3 and not self.unmapped_pcp_bank:
+                self.free_one_page(zone, pfn, order, FPI_NONE)  # knob unmapped_pcp=none
+                continue
             if self.sink is not None:
                 self.emit("mm_page_free_batched", pfn)
             if self.pcp_auto:
