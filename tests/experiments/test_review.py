@@ -69,6 +69,7 @@ def test_review_quick_runs_every_section_and_writes_the_report(capsys: pytest.Ca
             == c["flips_to_unmapped"] > 0
         assert 0 <= c["blocked_unmapped_blocks_max"] <= c["pcp_pages_unmapped_max"]
     assert e12[3]["pcp_pages_unmapped_max"] < e12[4]["pcp_pages_unmapped_max"]
+    assert e12[6]["pcp_pages_unmapped_max"] == 0 == e12[6]["blocked_unmapped_blocks_max"]
     # E14: a 4-slot mermap with every slot held cannot serve the reserved map; a reserve
     # slot can; an order-9 block never fits the 512-page window
     e14 = {t["name"]: [c["values"] for c in t["columns"]] for t in by_id["e14"]["tables"]}
