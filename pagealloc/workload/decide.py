@@ -47,6 +47,7 @@ from pagealloc.mm.mmzone import (
     KIND_COMPOUND,
     NIL,
     ORDER_MASK,
+    PAGEBLOCK_ORDER,
     PS_ALLOC,
     PS_BUDDY,
     PS_ISOLATED,
@@ -699,7 +700,7 @@ class DecideReplay:
             return
         from pagealloc.mm.compaction import CompactControl, isolate_freepages_block
         m, stats = self.m, self.stats
-        if not (0 <= lo < hi <= m.mem.max_pfn):
+        if not (0 <= lo < hi <= m.mem.max_pfn) or m.mem.pb_zone[lo >> PAGEBLOCK_ORDER] == 0xFF:
             stats["compaction_isolate_out_of_range"] += 1
             return
         want = (nr_scanned, nr_taken)
