@@ -405,6 +405,10 @@ def make_parser() -> argparse.ArgumentParser:
     sp.add_argument("--what-if", action="append", default=[], metavar="MATCH:ACTION",
                     help="rewrite requests, e.g. gfp=GFP_HIGHUSER_MOVABLE:unmapped (drive mode)")
     sp.add_argument("--limit", type=int, default=0, help="stop after N allocations")
+    sp.add_argument("--every", type=int, default=0, metavar="N",
+                    help="drive mode: sample the machine every N replayed requests and at the end "
+                         "(free pages per order, order-9 blocks, DirectMap, mixed pageblocks: "
+                         "the samples of pagealloc compare) into result.samples")
     sp.add_argument("--lenient", action="store_true", help="skip malformed trace lines")
     sp.add_argument("--json", action="store_true", help="machine-readable result")
     sp.set_defaults(func=cmd_replay)
@@ -605,6 +609,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     mode = args.mode or ("drive" if rules else "follow")
     if rules and mode != "drive":
         raise UsageError("--what-if rewrites requests the model decides: use --mode drive")
+    if args.every and mode != "drive":
+        raise UsageError("--every samples the machine of a drive replay: use --mode drive")
     intervals = load_intervals(cap, table, args.lenient)
     out: dict[str, object] = {"capture": str(cap), "profile": prof, "mode": mode}
     if mode == "follow":
@@ -619,7 +625,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
         out["intervals"] = rows
         out["decide_pfn_match"] = round(match / allocs, 4) if allocs else 1.0
     else:
-        out["result"] = drive(cap, prof, rules, intervals, args.limit).as_dict()
+        if args.every < 0:
+            raise UsageError(f"--every {args.every}: must be >= 0")
+        sample = None
+        if args.every:
+            from pagealloc.experiments.compare import measure_state
+            sample = measure_state
+        driven = drive(cap, prof, rules, intervals, args.limit, every=args.every, sample=sample)
+        result = driven.as_dict()
+        if sample is not None:
+            result["samples"] = driven.samples
+        out["result"] = result
     if args.json:
         print(json.dumps(out, sort_keys=True))
         return 0

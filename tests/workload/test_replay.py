@@ -175,3 +175,15 @@ def test_drive_samples_on_the_request_cadence_and_returns_the_machine(traces_dir
     plain = drive(cap, "linux-7.2", [], ivs, limit=3000)
     assert plain.samples == [] and plain.as_dict() == res.as_dict()
     assert plain.machine is not m and plain.machine.nr_free_pages() == m.nr_free_pages()
+
+
+def test_replay_cli_drive_every(traces_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``pagealloc replay --mode drive --every N`` puts compare's samples in result.samples."""
+    cap = str(traces_dir / "linux-7.2" / "fork")
+    assert main(["replay", cap, "--mode", "drive", "--limit", "1500", "--every", "1000",
+                 "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)["result"]
+    assert [s["event"] for s in res["samples"]][:-1] == list(range(1000, res["events"], 1000))
+    assert res["samples"][-1]["event"] == res["events"]
+    assert {"free_order9_blocks", "directmap_4k_kb", "mixed_pageblocks"} <= set(res["samples"][0])
+    assert main(["replay", cap, "--mode", "drive", "--every", "-1"]) == 2
