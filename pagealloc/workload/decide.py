@@ -21,7 +21,8 @@ and counted in the stats: vfree blocks coming back whole (a traced block once al
 are freed; on 7.2 a kworker's run of contiguous order-0 frees in naturally aligned chunks,
 as ``free_prepared_contig_range()`` frees them), ``alloc_pages_bulk()`` pages, a task
 preempted inside the allocator before its event fired, softirq frees that skip the pcp
-lists (preempt depth >= 2), batched frees reaching the pcp list at their
+lists (preempt depth >= 2, or interrupting a task between two of its pcp drain lines, under
+its pcp lock), batched frees reaching the pcp list at their
 ``mm_page_free_batched`` line, and ``mm_page_alloc`` lines printed after softirq frees that
 happened later.  The three lookahead inferences (bulk, preempted, softirq) are applied only
 when they make the model's pick the kernel's.  Compaction's free-page isolation, which has no
@@ -300,7 +301,8 @@ class DecideReplay:
 
     def __init__(self, capture: Path, dump_id: int = 1, limit: int = 0,
                  profile: str | None = None, interval: "Interval | None" = None,
-                 follow_drains: bool = True, replay_compaction: bool = True) -> None:
+                 follow_drains: bool = True, replay_compaction: bool = True,
+                 infer_pcp_lock_held: bool = True) -> None:
         from pagealloc.workload.replay import dump_snapshots, load_intervals
         self.capture = capture
         self.dump_id = dump_id
@@ -308,6 +310,7 @@ class DecideReplay:
         self.profile = profile
         self.follow_drains = follow_drains
         self.replay_compaction = replay_compaction
+        self.infer_pcp_lock_held = infer_pcp_lock_held
         self.snaps = dump_snapshots(capture)
         self.m = m = machine_from_snapshot(capture / self.snaps[dump_id], profile)
         if interval is None:
@@ -440,6 +443,35 @@ class DecideReplay:
                 jf = last_free.pop(ev.fields["pfn"], None)
                 if jf is not None and ev.name == "mm_page_alloc_zone_locked" and evs[jf].softirq:
                     self.to_buddy.add(id(evs[jf]))
+        if self.infer_pcp_lock_held:
+            self.infer_frees_under_held_pcp_lock()
+
+    def infer_frees_under_held_pcp_lock(self) -> None:
+        """Softirq frees that interrupted a task between two of its ``mm_page_pcpu_drain``
+        lines went to the buddy lists: ``free_pcppages_bulk()`` runs under the pcp lock
+        (taken by ``free_frozen_page_commit()``, ``drain_pages_zone()`` or
+        ``decay_pcp_high()`` in 7.2; ``free_unref_page_commit()``, ``drain_pages_zone()``
+        in 6.1), which only disables preemption, and an interrupt pending while it held
+        ``zone->lock`` with IRQs off fires at the unlock, running softirqs whose
+        ``pcp_spin_trylock()`` then fails: ``free_one_page()`` (traces README 9.5).  The
+        burst of softirq events must sit right between two drain lines of one task."""
+        evs = self.events
+        n = len(evs)
+        i = 0
+        while i < n:
+            if not evs[i].softirq:
+                i += 1
+                continue
+            j = i
+            while j < n and evs[j].softirq:
+                j += 1
+            if 0 < i and j < n and evs[i - 1].name == evs[j].name == "mm_page_pcpu_drain" \
+                    and evs[i - 1].pid == evs[j].pid:
+                for e in evs[i:j]:
+                    if e.name == "mm_page_free" and id(e) not in self.to_buddy:
+                        self.to_buddy.add(id(e))
+                        self.stats["free_under_pcp_lock_inferred"] += 1
+            i = j
 
     def find_vfree_contig_runs(self) -> None:
         """Runs of consecutive order-0 frees of contiguous PFNs by a kworker (vfree's

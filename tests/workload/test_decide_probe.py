@@ -134,3 +134,32 @@ def test_split_free_block_at_a_range_end() -> None:
     assert got == [(0x100, 6), (0x140, 4), (0x150, 4), (0x160, 5), (0x180, 7)]
     assert z.nr_free_pages == free          # (0x140 and 0x150 stay unmerged: the replay
                                             # isolates the range's side right after)
+
+
+def test_softirq_frees_between_a_tasks_drains_skip_the_pcp() -> None:
+    """A burst of softirq frees right between two mm_page_pcpu_drain lines of one task ran
+    while that task held the pcp lock (free_pcppages_bulk()): their pcp_spin_trylock()
+    failed and they went to free_one_page(); a burst after another event is not inferred."""
+    import collections
+
+    from pagealloc.workload.decide import DecideReplay
+    from pagealloc.workload.ftrace import parse_line
+
+    def line(n: int, flags: str, body: str, task: str = "gtwork-370") -> object:
+        return parse_line(f"{task:>16} [000] {flags}    28.0{n:05d}: {body}", n)
+
+    drain = "mm_page_pcpu_drain: page=ffffea0000000000 pfn={:#x} order=0 migratetype=1"
+    free = "mm_page_free: page=ffffea0000000000 pfn={:#x} order=0"
+    evs = [line(1, "d..3.", drain.format(0x100)), line(2, ".ls3.", free.format(0x200)),
+           line(3, ".ls3.", free.format(0x201)), line(4, "dl.3.", drain.format(0x101)),
+           line(5, ".....", free.format(0x300)), line(6, "..s3.", free.format(0x202)),
+           line(7, "d..3.", drain.format(0x102)),
+           line(8, "d..3.", drain.format(0x103), task="kswapd0-42"),
+           line(9, "..s3.", free.format(0x203)), line(10, "d..3.", drain.format(0x104))]
+    dr = DecideReplay.__new__(DecideReplay)
+    dr.events = evs  # type: ignore[assignment]
+    dr.to_buddy = set()
+    dr.stats = collections.Counter()
+    dr.infer_frees_under_held_pcp_lock()
+    assert dr.to_buddy == {id(evs[1]), id(evs[2])}
+    assert dr.stats["free_under_pcp_lock_inferred"] == 2
