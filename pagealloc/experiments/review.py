@@ -255,8 +255,8 @@ def q2_no_free_block(quick: bool) -> Section:
                   f"scanned+migrated per flip; isolate-and-migrate serves them "
                   f"({i['failures']} failures) at {i['work_pages_per_flip']} per flip.")
     sec.notes.append("work_pages_per_flip (compact_migrate_scanned + compact_free_scanned + "
-                     "pgmigrate_success, per flip) is the latency proxy: cost.py does not "
-                     "charge compaction or migration, so cost_total_us leaves that work out.")
+                     "pgmigrate_success, per flip) counts the work in pages; cost_total_us "
+                     "prices it with cost.py's compaction, migration and reclaim components.")
     return sec
 
 
@@ -284,7 +284,7 @@ def e2_spurious(quick: bool) -> Section:
                   f"request above their min watermarks (spurious_unmapped_failures).")
     labels = [lab for lab, _ in E2_PROFILES]
     tabs: dict[str, list[dict[str, Value]]] = {k: [{} for _ in labels] for k in
-                                               ("fail", "spur", "work", "oom")}
+                                               ("fail", "spur", "work", "cost", "oom")}
     agg: dict[tuple[str, bool, int], list[float]] = {}
     for (num, den) in pressures:
         for aged in (True, False):
@@ -292,9 +292,10 @@ def e2_spurious(quick: bool) -> Section:
                 cell = f"{100 * num // den} % free, {'aged' if aged else 'fresh'}, order {order}"
                 for j, (lab, prof) in enumerate(E2_PROFILES):
                     m = _filled_machine(prof, memory, num, den, aged, ("file", "anon", "anon"))
-                    b, be = m.metrics(), m.vm_events()
+                    b, be, bc = m.metrics(), m.vm_events(), machine_counters(m)
                     fails = sum(_unmapped(m, order, owner=2) is None for _ in range(n))
                     a, ae = m.metrics(), m.vm_events()
+                    cost = modelled_cost(counter_delta(machine_counters(m), bc))["total_ns"]
                     d = {k: a[k] - b[k] for k in a}
                     work = (d["compact_migrate_scanned"] + d["compact_free_scanned"]
                             + d["pgmigrate_success"] + d["pgscan_direct"]
@@ -302,12 +303,14 @@ def e2_spurious(quick: bool) -> Section:
                     tabs["fail"][j][cell] = round(100 * fails / n, 1)
                     tabs["spur"][j][cell] = round(100 * d["spurious_unmapped_failures"] / n, 1)
                     tabs["work"][j][cell] = round(work / n, 1)
+                    tabs["cost"][j][cell] = round(cost / n / 1000, 2)
                     tabs["oom"][j][cell] = d["oom_reports"]
                     agg.setdefault((lab, aged, order), []).append(100 * fails / n)
     for key, title in (("fail", "failed requests, %"),
                        ("spur", "spurious failures (watermarks OK), % of requests"),
                        ("work", "reclaim + compaction work per request (pages scanned or "
                                 "migrated: compact_*_scanned + pgmigrate_success + pgscan)"),
+                       ("cost", "modelled cost per request, us (cost.py, kswapd's work included)"),
                        ("oom", "OOM reports")):
         sec.tables.append((title, _table(f"e2-{key}", labels, tabs[key])))
 
@@ -317,13 +320,17 @@ def e2_spurious(quick: bool) -> Section:
     v2, v4, iso = labels
     spur = {lab: sum(_int(x) for x in tabs["spur"][j].values()) for j, lab in enumerate(labels)}
     ooms = [sum(_int(x) for x in tabs["oom"][j].values()) for j in range(len(labels))]
+    aged0 = [k for k in tabs["cost"][0] if k.endswith("aged, order 0")]
+    aged0_cost = [f"{sum(float(tabs['cost'][j][k] or 0) for k in aged0) / len(aged0):.1f}"
+                  for j in range(len(labels))]
     sec.answer = (f"On aged memory v2 fails {mean(v2, True, 0)} % of order-0 unmapped requests "
                   f"(mean over pressure levels) where v4 fails {mean(v4, True, 0)} % and "
                   f"isolate-and-migrate {mean(iso, True, 0)} %; order 9: {mean(v2, True, 9)} / "
                   f"{mean(v4, True, 9)} / {mean(iso, True, 9)} %; fresh memory: "
                   f"{mean(v2, False, 0)} / {mean(v4, False, 0)} / {mean(iso, False, 0)} % "
                   f"(order 0); {'fewer' if spur[v4] < spur[v2] else 'NOT fewer'} spurious "
-                  f"failures with v4; OOM reports {ooms[0]} / {ooms[1]} / {ooms[2]}.")
+                  f"failures with v4; OOM reports {ooms[0]} / {ooms[1]} / {ooms[2]}; modelled "
+                  f"cost per aged order-0 request {' / '.join(aged0_cost)} us.")
     sec.notes.append("Every failed order-0 request of v2 on aged memory reaches the OOM report: "
                      "the slow path sees the watermarks met, reclaims nothing useful and gives "
                      "up (series.md 2.8). The work row counts kswapd's scan too (woken by the "
