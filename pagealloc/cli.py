@@ -542,17 +542,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise UsageError(f"--every {args.every}: expected N >= 1")
     target = Path(args.target)
     pageblock_plots: list[Path] = []
+
+    def plot_pageblocks(v: C.Variant, m: Any) -> None:
+        pageblock_plots.append(C.write_pageblock_plot(args.plots, len(pageblock_plots) + 1,
+                                                      v.label, m))
     if target.is_dir():
         if overrides:
             raise UsageError("--set " + ",".join(machine_items) + ": a trace brings its machine")
-        cmp = C.compare_trace(target, variants, limit=args.limit, what_if=args.what_if)
+        cmp = C.compare_trace(target, variants, limit=args.limit, what_if=args.what_if,
+                              every=args.every,
+                              on_machine=plot_pageblocks if args.plots else None)
+        for path in pageblock_plots:
+            print(f"# wrote {path}", file=sys.stderr)
     else:
         if args.what_if:
             raise UsageError("--what-if applies to a trace (capture directory)")
-
-        def plot_pageblocks(v: C.Variant, m: Any) -> None:
-            pageblock_plots.append(C.write_pageblock_plot(args.plots, len(pageblock_plots) + 1,
-                                                          v.label, m))
         cmp = C.compare_scenario(args.target, variants, seed=args.seed, scale=args.scale,
                                  overrides=overrides, every=args.every,
                                  on_machine=plot_pageblocks if args.plots else None)

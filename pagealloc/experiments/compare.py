@@ -374,31 +374,46 @@ def compare_scenario(scenario: str, variants: Sequence[Variant], *, seed: int | 
 
 
 def compare_trace(capture: str | Path, variants: Sequence[Variant], *, limit: int = 0,
-                  what_if: Sequence[str] = ()) -> Comparison:
+                  what_if: Sequence[str] = (), every: int = 1000,
+                  params: CostParams = CostParams(),
+                  on_machine: Callable[[Variant, Machine], None] | None = None) -> Comparison:
     """Replay a capture directory in drive mode once per variant (``what_if`` rules as in
-    ``pagealloc replay --what-if``).  Only end-of-run counters are available."""
-    from pagealloc.workload.replay import drive, load_intervals, parse_what_if
+    ``pagealloc replay --what-if``), from the machine of its first dump, with the same rows
+    as a scenario: :func:`measure_state` samples every ``every`` replayed requests (free
+    order-9 blocks mean/min, DirectMap worst point, mixed pageblocks max), page contents
+    tracked (zeroing, security) and the modelled cost of the replay (counters after the
+    dump load as the base).  ``on_machine`` as in :func:`compare_scenario`."""
+    from pagealloc.workload.replay import drive, first_dump_machine, load_intervals, parse_what_if
     cap = Path(capture)
     cols: list[dict[str, Value]] = []
+    allsamples: list[list[dict[str, int]]] = []
     intervals = None
     for v in variants:
         table = v.profile.gfp_table
         rules = [parse_what_if(r, table) for r in what_if]
         if intervals is None:
             intervals = load_intervals(cap, table)
-        prof: Any = v.profile
-        res = drive(cap, prof, rules, intervals, limit)
-        met = res.metrics
-        row: dict[str, Value] = {k: met.get(k) for k in METRIC_ROWS}
+        m = first_dump_machine(cap, v.profile)
+        track_contents(m)
+        before = machine_counters(m)
+        res = drive(cap, v.profile, rules, intervals, limit, machine=m, every=every,
+                    sample=measure_state)
+        samples = [dict(s) for s in res.samples]
+        row = summarize_machine(m, before, samples[:-1], params)
         row["alloc_failures"] = res.failures
         row["events"] = res.events
         row["allocs"] = res.allocs
-        row["allocstall"] = sum(v2 for k, v2 in met.items() if k.startswith("allocstall_"))
+        if on_machine is not None:
+            on_machine(v, m)
+        del m, res
         cols.append(row)
+        allsamples.append(samples)
     return Comparison(str(cap), "trace", None, 1.0, [v.label for v in variants],
                       [v.profile.name for v in variants], cols, list(ROW_ORDER),
-                      notes=["drive-mode replay: end-of-run counters only (no samples, no "
-                             "per-PFN state, no cost): those rows read n/a"])
+                      samples=allsamples,
+                      notes=[f"drive-mode replay from the first dump; samples every {every} "
+                             "replayed requests and at the end; failures by order and kind "
+                             "are not recorded by the replay (n/a)"])
 
 
 # ------------------------------------------------------------------------------ output

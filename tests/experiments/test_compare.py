@@ -187,3 +187,29 @@ def test_every_column_counts_pages_zeroed(vm_host: tuple[Comparison, dict[str, A
     assert m.metrics()["pages_zeroed"] == 4
     track_contents(m)                                    # already tracked: kept
     assert m.contents is tracker
+
+
+def test_compare_trace_has_time_series_and_cost() -> None:
+    """A capture directory is replayed in drive mode per column from its first dump, with
+    samples every ``every`` replayed requests: the time-series rows (free order-9 blocks
+    mean/min, DirectMap worst, mixed pageblocks max) and the modelled cost are filled, and
+    the unmapped what-if shows up as flips only in the series' column."""
+    from pagealloc.experiments.compare import compare_trace
+    from tests.conftest import TRACES
+    cap = TRACES / "linux-7.2" / "anon"
+    if not cap.is_dir():
+        pytest.skip("shared traces absent")
+    cmp = compare_trace(cap, [parse_variant("linux-7.2"), parse_variant("unmapped-v2")],
+                        limit=3000, what_if=["gfp=GFP_HIGHUSER_MOVABLE:unmapped"], every=500)
+    assert cmp.kind == "trace"
+    main_col, v2 = cmp.columns
+    for col, samples in zip(cmp.columns, cmp.samples):
+        assert col["allocs"] == 3000
+        assert len(samples) >= 3000 // 500
+        assert col["free_order9_blocks_min"] <= col["free_order9_blocks_mean"]
+        assert col["free_order9_blocks_min"] == min(s["free_order9_blocks"] for s in samples)
+        assert col["directmap_4k_kb_worst"] >= col["directmap_4k_kb_end"]
+        assert col["cost_total_us"] is not None and col["cost_total_us"] > 0
+        assert col["pages_zeroed"] > 0          # anon faults are __GFP_ZERO
+    assert main_col["flips_to_unmapped"] == 0 < v2["flips_to_unmapped"]
+    assert main_col["security_exposures"] == v2["security_exposures"] == 0
