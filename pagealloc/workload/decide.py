@@ -19,7 +19,8 @@ Kernel paths without events (traces README section 9) are inferred from the trac
 each by one method of :class:`DecideReplay` that names the kernel function it stands for,
 and counted in the stats: vfree blocks coming back whole (a traced block once all its pages
 are freed; on 7.2 a kworker's run of contiguous order-0 frees in naturally aligned chunks,
-as ``free_prepared_contig_range()`` frees them), ``alloc_pages_bulk()`` pages, a task
+as ``free_prepared_contig_range()`` frees them), ``alloc_pages_bulk()`` pages and the pcp
+refills that fed it (a refill whose first page the next allocation does not take), a task
 preempted inside the allocator before its event fired, softirq frees that skip the pcp
 lists (preempt depth >= 2, or interrupting a task between two of its pcp drain lines, under
 its pcp lock), batched frees reaching the pcp list at their
@@ -302,7 +303,7 @@ class DecideReplay:
     def __init__(self, capture: Path, dump_id: int = 1, limit: int = 0,
                  profile: str | None = None, interval: "Interval | None" = None,
                  follow_drains: bool = True, replay_compaction: bool = True,
-                 infer_pcp_lock_held: bool = True) -> None:
+                 infer_pcp_lock_held: bool = True, infer_bulk_refill: bool = True) -> None:
         from pagealloc.workload.replay import dump_snapshots, load_intervals
         self.capture = capture
         self.dump_id = dump_id
@@ -311,6 +312,7 @@ class DecideReplay:
         self.follow_drains = follow_drains
         self.replay_compaction = replay_compaction
         self.infer_pcp_lock_held = infer_pcp_lock_held
+        self.infer_bulk_refill = infer_bulk_refill
         self.snaps = dump_snapshots(capture)
         self.m = m = machine_from_snapshot(capture / self.snaps[dump_id], profile)
         if interval is None:
@@ -328,6 +330,11 @@ class DecideReplay:
         self.refill_misses: list[str] = []
         #: the kernel's pcp refill pages (``percpu_refill=1``) since the last allocation
         self.kernel_refill: list[int] = []
+        #: (migratetype, order) of the kernel's pending refill lines
+        self.kernel_refill_type = (0, 0)
+        #: an ``mm_page_alloc_extfrag`` since the last allocation: on 7.2 a claimed block's
+        #: first page, handed out first, has no ``zone_locked`` line (traces README 9.3)
+        self.extfrag_since_alloc = False
         #: per high-order block being vfree'd page by page, the pages freed so far
         self.pending_vfree: dict[int, set[int]] = {}
         #: pages another, preempted task took before this point: pfn -> order; their
@@ -637,6 +644,21 @@ class DecideReplay:
             m.alloc.pcp_insert(m.alloc.zone_of(q).pcp[0], q, mt, order, tail=True)
             stats["refill_pages_taken"] += 1
 
+    def apply_refill_without_alloc(self) -> None:
+        """The kernel's pending pcp refill did not serve the next ``mm_page_alloc``: an
+        allocation served by a refill takes the refilled list's head, its first page
+        (``rmqueue_bulk()`` adds at the tail of the empty list, ``__rmqueue_pcplist()`` pops
+        the head; both kernels), so this refill fed an ``alloc_pages_bulk()`` that has no
+        ``mm_page_alloc`` (traces README 9.1).  Not inferred after an
+        ``mm_page_alloc_extfrag``: a 7.2 claim hands out the claimed block's first page,
+        which has no ``zone_locked`` line (README 9.3).  Apply it to the pcp list of its own type
+        (:meth:`repair_refill`), not to the list of the next request."""
+        mt, order = self.kernel_refill_type
+        refill, self.kernel_refill = self.kernel_refill, []
+        self.stats["refill_without_alloc_inferred"] += 1
+        if self.follow_drains:
+            self.repair_refill([], refill, NIL, order, mt)
+
     def give_back(self, p: int, order: int, req_mt: int) -> None:
         """Undo the model's allocation of ``p`` where it came from: the head of the pcp
         list it was popped from (``__rmqueue_pcplist()`` takes the head; pcp hits and
@@ -775,6 +797,10 @@ class DecideReplay:
             stats["alloc_failed_in_kernel"] += 1
             return False
         k, order = f["pfn"], f["order"]
+        if self.kernel_refill and self.kernel_refill[0] != k and self.infer_bulk_refill \
+                and not self.extfrag_since_alloc:
+            self.apply_refill_without_alloc()
+        self.extfrag_since_alloc = False
         if self.reserved.get(k, -1) == order:
             # the model chose this page when the kernel really took it (apply_lookahead)
             del self.reserved[k]
@@ -903,9 +929,12 @@ class DecideReplay:
         name = ev.name
         if name == "mm_page_alloc_extfrag":
             self.stats["extfrag_kernel"] += 1
+            self.extfrag_since_alloc = True
             return False
         if name == "mm_page_alloc_zone_locked":
             if ev.fields["percpu_refill"]:
+                if not self.kernel_refill:
+                    self.kernel_refill_type = (ev.fields["migratetype"], ev.fields["order"])
                 self.kernel_refill.append(ev.fields["pfn"])
             return False
         if name == "mm_page_pcpu_drain":

@@ -163,3 +163,20 @@ def test_softirq_frees_between_a_tasks_drains_skip_the_pcp() -> None:
     dr.infer_frees_under_held_pcp_lock()
     assert dr.to_buddy == {id(evs[1]), id(evs[2])}
     assert dr.stats["free_under_pcp_lock_inferred"] == 2
+
+
+def test_refill_that_fed_a_bulk_allocation(traces_dir: Path) -> None:
+    """linux-7.2/fork 1 -> 2: one pcp refill whose first page is not the next allocation's
+    page fed an alloc_pages_bulk() (no mm_page_alloc, traces README 9.1); applied to the
+    list of its own type instead of the next request's, the model's free blocks at the
+    next dump equal the dump's and the PFN match rises."""
+    cap = traces_dir / "linux-7.2" / "fork"
+    r = DecideReplay(cap, 1).run()
+    off = DecideReplay(cap, 1, infer_bulk_refill=False).run()
+    stats, st, st_off = r["stats"], r["state_at_next_dump"], off["state_at_next_dump"]
+    assert isinstance(stats, dict) and isinstance(st, dict) and isinstance(st_off, dict)
+    assert stats["refill_without_alloc_inferred"] == 1
+    assert st["free_block_agreement"] == 1.0 > st_off["free_block_agreement"]
+    rate, rate_off = r["match_rate"], off["match_rate"]
+    assert isinstance(rate, float) and isinstance(rate_off, float)
+    assert rate >= 0.999 and rate > rate_off
