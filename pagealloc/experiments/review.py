@@ -985,9 +985,12 @@ def e11_order_check(quick: bool) -> Section:
     a = cons[0]
     fails = sum(c[f"order {o}: request"] == "failed" for c in cons for o in (1, 2, 3, 9))
     s2, s4, h2, _ = cols
-    sec.answer = (f"The mapped-only order check false-fails: with {a['free_unmapped_pages']} "
-                  f"unmapped pages free in whole blocks, {fails} of 8 order 1/2/3/9 unmapped "
-                  f"requests (v2 and v4) fail, orders 1-3 with an OOM report; in vm-host it "
+    sec.answer = (f"In the model, whose v4 keeps v2's mapped-only order check (seen in v2's "
+                  f"and linux-mm's __zone_watermark_ok(); v4's page_alloc.c was not available, "
+                  f"so the v4 columns are unverified), that check false-fails: with "
+                  f"{a['free_unmapped_pages']} unmapped pages free in whole blocks, {fails} of 8 "
+                  f"order 1/2/3/9 unmapped requests (v2 and v4) fail, orders 1-3 with an OOM "
+                  f"report; in vm-host it "
                   f"false-fails {h2['false_fail_pct']} % of order-9 probes and false-passes "
                   f"{h2['false_pass_pct']} % ({h2['false_pass_unservable_pct']} % with no block "
                   f"to flip either); in the mixed stream {s2['false_fail_pct']} % / "
@@ -996,9 +999,17 @@ def e11_order_check(quick: bool) -> Section:
     sec.notes.append("A false pass is mostly harmless (the flip then supplies the page) unless "
                      "no whole mapped block is free either (false_pass_no_block_to_flip): then "
                      "the request goes to the slow path as in Q2. Unmapped pages on pcp lists "
-                     "are not counted as ground truth (the check does not see them either). "
-                     "The model's v4 uses the same check (no v4 change to "
-                     "__zone_watermark_ok() was seen, series.md 2.8).")
+                     "are not counted as ground truth (the check does not see them either).")
+    sec.notes.append("Source check: for order > 0, __zone_watermark_ok() in v2 (bjackman/linux "
+                     "mm/page_alloc.c@a3c87cc7) and in linux-mm/linux-mm@f42bec43 tests only "
+                     "the migrate_to_freetype(mt, 0) lists (mapped; plus CMA and HIGHATOMIC), "
+                     "and zone_watermark_fast() passes it NR_FREE_PAGES. No v4 page_alloc.c is "
+                     "stored (the other stored trees predate the series), so the v4 columns rest "
+                     "on an unverified assumption: that v4 leaves both functions as v2 has them "
+                     "for ALLOC_UNMAPPED. The one v3/v4-era use of the split counters seen is "
+                     "compaction's: compaction_suit_allocation_order() (bjackman/linux "
+                     "mm/compaction.c@075be59b) checks an unmapped request against "
+                     "NR_FREE_PAGES_BLOCKS_MAPPED, as the model does.")
     return sec
 
 
@@ -1308,14 +1319,30 @@ def e14_mermap(quick: bool) -> Section:
                   f"never fits 512 pages: the first is mapped a page at a time through the "
                   f"reserve ({o9['reserved_gets']} reserved maps), after which the v2-era "
                   f"mermap's unsigned space check wraps and {o9['window_overruns']} of "
-                  f"{o9['zeroing_calls']} blocks are mapped past the CPU's window; on linux-mm "
+                  f"{o9['zeroing_calls']} blocks are placed past the CPU's window; on linux-mm "
                   f"b7f5c72 with global kernel PTEs the reserved map's PAGE_KERNEL is refused "
-                  f"({o9lm['fail_prot']} refusals, {o9lm['reserved_get_failures_oops']} oopses).")
+                  f"({o9lm['fail_prot']} refusals, {o9lm['reserved_get_failures_oops']} oopses; "
+                  f"the model counts one per block, the kernel stops at the first).")
     sec.notes.append("Preemption is modelled as mappings held by another user of the same CPU "
                      "(the model is single-threaded). (b) runs the mm-code clear_page_mermap() "
                      "(its slow path advances page by page); the v2 caller's slow path maps the "
                      "first page every time (series.md 2.17 #5), which the allocator run (a) "
                      "uses.")
+    sec.notes.append("Source check. 4 held: mermap_alloc() (bjackman/linux mm/mermap.c@072bc4b4, "
+                     "linux-mm/linux-mm@b7f5c72f) takes the reserved map from the same "
+                     "allocs[4] as mermap_get(), so it returns NULL when all four are in use, "
+                     "and clear_page_mermap() (bjackman@a3c87cc7, linux-mm@f42bec43) hands that "
+                     "NULL to mermap_addr() unchecked; intel-lab-lkp@1e956f94 adds reserve_alloc. "
+                     "Holding four slots takes four tasks of one mm preempted inside the fast "
+                     "path's clear loop on one CPU (a preemptible kernel). Order 9: 072bc4b4 (and "
+                     "40bd0e25) test `size > cpu_end - mc->next_addr` in unsigned long; b7f5c72f "
+                     "and 1e956f94 test `mc->next_addr + size > cpu_end`. Assumed, not seen: "
+                     "that v2's zeroing ran on the 072bc4b4 mermap and that its window is 512 "
+                     "pages (PMD_SIZE at b7f5c72f; the 072bc4b4 definition is not stored). "
+                     "linux-mm: b7f5c72f's __mermap_get() returns NULL under "
+                     "WARN_ON_ONCE(!arch_mermap_pgprot_allowed(prot)), which on x86 refuses "
+                     "_PAGE_GLOBAL, and f42bec43's slow path passes PAGE_KERNEL, global unless "
+                     "PTI or a CPU without PGE clears it from __default_kernel_pte_mask.")
     return sec
 
 

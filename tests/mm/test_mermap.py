@@ -410,6 +410,23 @@ def test_clear_slow_path_with_global_page_kernel_cannot_map() -> None:
         clear_page_mermap(mm, 0, 4096, 512)
 
 
+def test_clear_pageblocks_on_072bc4b_overrun_after_the_first() -> None:
+    # bjackman/linux mm/mermap.c@072bc4b4 (also 40bd0e25): the first order-9 clear fills the
+    # 512-page window through the reserved page (next_addr == cpu_end), after which
+    # `size > cpu_end - mc->next_addr` wraps in unsigned long: every later block is placed
+    # past the window, without a flush; linux-mm@b7f5c72f's additive test has no overrun.
+    mm = prepared(variant=MERMAP_BJACKMAN_072BC4B, strict=False)
+    for i in range(4):
+        clear_page_mermap(mm, 0, 4096 * (i + 1), 512)
+    assert mm.stats["reserved_gets"] == 512 and mm.stats["gets"] == 3
+    assert [k for k, _, _ in mm.violations] == ["window_overrun"] * 3
+    assert mm.tlb_flushes(0) == 0 and mm.next_addr(0) == 4 * 512
+    fixed = prepared(kernel_pte_global=False)
+    for i in range(4):
+        clear_page_mermap(fixed, 0, 4096 * (i + 1), 512)
+    assert fixed.stats["reserved_gets"] == 4 * 512 and not fixed.violations
+
+
 def test_clear_v2_slow_path_clears_first_page_repeatedly() -> None:
     mm = prepared(variant=MERMAP_BJACKMAN_072BC4B)
     cleared = clear_page_mermap(mm, 0, 64, 1024, caller=CLEAR_PAGE_MERMAP_V2)
