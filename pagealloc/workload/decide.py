@@ -22,8 +22,8 @@ are freed; on 7.2 a kworker's run of contiguous order-0 frees in naturally align
 as ``free_prepared_contig_range()`` frees them), ``alloc_pages_bulk()`` pages and the pcp
 refills that fed it (a refill whose first page the next allocation does not take), a task
 preempted inside the allocator before its event fired, softirq frees that skip the pcp
-lists (preempt depth >= 2, or interrupting a task between two of its pcp drain lines, under
-its pcp lock), batched frees reaching the pcp list at their
+lists (preempt depth >= 2, or interrupting a task between two of its pcp drain or batched
+free lines, under its pcp lock), batched frees reaching the pcp list at their
 ``mm_page_free_batched`` line, and ``mm_page_alloc`` lines printed after softirq frees that
 happened later.  The three lookahead inferences (bulk, preempted, softirq) are applied only
 when they make the model's pick the kernel's.  Compaction's free-page isolation, which has no
@@ -454,16 +454,22 @@ class DecideReplay:
             self.infer_frees_under_held_pcp_lock()
 
     def infer_frees_under_held_pcp_lock(self) -> None:
-        """Softirq frees that interrupted a task between two of its ``mm_page_pcpu_drain``
-        lines went to the buddy lists: ``free_pcppages_bulk()`` runs under the pcp lock
-        (taken by ``free_frozen_page_commit()``, ``drain_pages_zone()`` or
-        ``decay_pcp_high()`` in 7.2; ``free_unref_page_commit()``, ``drain_pages_zone()``
-        in 6.1), which only disables preemption, and an interrupt pending while it held
-        ``zone->lock`` with IRQs off fires at the unlock, running softirqs whose
-        ``pcp_spin_trylock()`` then fails: ``free_one_page()`` (traces README 9.5).  The
-        burst of softirq events must sit right between two drain lines of one task."""
+        """Softirq frees that interrupted a task holding its pcp lock went to the buddy
+        lists: the pcp lock only disables preemption, so softirqs run under it (at the
+        ``zone->lock`` unlock with IRQs restored, or at any interrupt) and their
+        ``pcp_spin_trylock()`` fails: ``free_one_page()`` (traces README 9.5).  The lock is
+        known held when the burst of softirq events sits right between two lines of one
+        task that are both
+
+        * ``mm_page_pcpu_drain``: ``free_pcppages_bulk()`` runs under the pcp lock (from
+          ``free_frozen_page_commit()``, ``drain_pages_zone()``, ``decay_pcp_high()`` in
+          7.2; ``free_unref_page_commit()``, ``drain_pages_zone()`` in 6.1), or
+        * ``mm_page_free_batched``: ``free_unref_folios()`` (7.2) keeps the pcp lock from one
+          commit to the next of a zone; ``free_unref_page_list()`` (6.1) too, except that it
+          drops it after every ``SWAP_CLUSTER_MAX`` (32) commits."""
         evs = self.events
         n = len(evs)
+        batch_limit = 32 if self.m.profile.kernel == "6.1" else 0
         i = 0
         while i < n:
             if not evs[i].softirq:
@@ -472,13 +478,36 @@ class DecideReplay:
             j = i
             while j < n and evs[j].softirq:
                 j += 1
-            if 0 < i and j < n and evs[i - 1].name == evs[j].name == "mm_page_pcpu_drain" \
-                    and evs[i - 1].pid == evs[j].pid:
+            held = False
+            if 0 < i and j < n and evs[i - 1].pid == evs[j].pid:
+                name = evs[i - 1].name
+                if name == evs[j].name == "mm_page_pcpu_drain":
+                    held = True
+                elif name == evs[j].name == "mm_page_free_batched":
+                    held = not batch_limit or self._batched_commits_before(i, evs[i - 1].pid) % batch_limit != 0
+            if held:
                 for e in evs[i:j]:
                     if e.name == "mm_page_free" and id(e) not in self.to_buddy:
                         self.to_buddy.add(id(e))
                         self.stats["free_under_pcp_lock_inferred"] += 1
             i = j
+
+    def _batched_commits_before(self, i: int, pid: int) -> int:
+        """``mm_page_free_batched`` lines of task ``pid`` in its run of batched commits that
+        ends right before event ``i`` (interrupts and its drains inside the run skipped)."""
+        count = 0
+        k = i - 1
+        evs = self.events
+        while k >= 0:
+            e = evs[k]
+            if e.softirq or (len(e.flags) > 2 and e.flags[2] == "h"):
+                pass
+            elif e.pid == pid and e.name == "mm_page_free_batched":
+                count += 1
+            elif not (e.pid == pid and e.name == "mm_page_pcpu_drain"):
+                break
+            k -= 1
+        return count
 
     def find_vfree_contig_runs(self) -> None:
         """Runs of consecutive order-0 frees of contiguous PFNs by a kworker (vfree's

@@ -137,9 +137,10 @@ def test_split_free_block_at_a_range_end() -> None:
 
 
 def test_softirq_frees_between_a_tasks_drains_skip_the_pcp() -> None:
-    """A burst of softirq frees right between two mm_page_pcpu_drain lines of one task ran
-    while that task held the pcp lock (free_pcppages_bulk()): their pcp_spin_trylock()
-    failed and they went to free_one_page(); a burst after another event is not inferred."""
+    """A burst of softirq frees right between two mm_page_pcpu_drain lines, or two
+    mm_page_free_batched lines, of one task ran while that task held the pcp lock: their
+    pcp_spin_trylock() failed and they went to free_one_page(); a burst after another event
+    is not inferred, nor one after a 6.1 batch's 32nd commit (the lock is dropped there)."""
     import collections
 
     from pagealloc.workload.decide import DecideReplay
@@ -156,13 +157,27 @@ def test_softirq_frees_between_a_tasks_drains_skip_the_pcp() -> None:
            line(7, "d..3.", drain.format(0x102)),
            line(8, "d..3.", drain.format(0x103), task="kswapd0-42"),
            line(9, "..s3.", free.format(0x203)), line(10, "d..3.", drain.format(0x104))]
-    dr = DecideReplay.__new__(DecideReplay)
-    dr.events = evs  # type: ignore[assignment]
-    dr.to_buddy = set()
-    dr.stats = collections.Counter()
-    dr.infer_frees_under_held_pcp_lock()
-    assert dr.to_buddy == {id(evs[1]), id(evs[2])}
-    assert dr.stats["free_under_pcp_lock_inferred"] == 2
+    def infer(events: list[object], kernel: str = "7.2") -> set[int]:
+        import types
+        dr = DecideReplay.__new__(DecideReplay)
+        dr.events = events  # type: ignore[assignment]
+        dr.to_buddy = set()
+        dr.stats = collections.Counter()
+        dr.m = types.SimpleNamespace(profile=types.SimpleNamespace(kernel=kernel))  # type: ignore[assignment]
+        dr.infer_frees_under_held_pcp_lock()
+        assert dr.stats["free_under_pcp_lock_inferred"] == len(dr.to_buddy)
+        return dr.to_buddy
+
+    assert infer(evs) == {id(evs[1]), id(evs[2])}
+    # between two batched commits of one task (free_unref_folios / free_unref_page_list);
+    # 6.1 drops the lock after every 32nd commit
+    batched = "mm_page_free_batched: page=ffffea0000000000 pfn={:#x} order=0"
+    run = [line(20 + q, "...2.", batched.format(0x400 + q), task="rm-278") for q in range(32)]
+    burst = [line(60, ".Ns4.", free.format(0x500), task="rm-278")]
+    after = [line(61, ".N.2.", batched.format(0x480), task="rm-278")]
+    assert infer(run + burst + after) == {id(burst[0])}
+    assert infer(run + burst + after, "6.1") == set()
+    assert infer(run[1:] + burst + after, "6.1") == {id(burst[0])}
 
 
 def test_refill_that_fed_a_bulk_allocation(traces_dir: Path) -> None:
