@@ -1,5 +1,6 @@
-"""``pagealloc sweep SPEC``: one run per point of a grid of scenarios, profiles, knobs, seeds
-and scales, in local worker processes or on a Dask cluster, into one table.
+"""``pagealloc sweep SPEC``: one run per point of a grid of scenarios, profiles, knobs,
+machine fields, seeds and scales (and of real traces), in local worker processes or on a
+Dask cluster, into one table.
 
 A SPEC is a TOML file, checked like a scenario file (every error names the file, the line
 and the key, :class:`SweepSpecError`)::
@@ -10,21 +11,57 @@ and the key, :class:`SweepSpecError`)::
     seeds = [1, 2]                         # default: [the scenario's seed]
     scale = 0.125                          # a number or an array of numbers (default 1)
     every = 1000                           # sample every N requests (compare's rows)
+    traces = ["captures/anon"]             # optional: capture directories (relative to SPEC)
+    what_if = ["gfp=GFP_HIGHUSER_MOVABLE:unmapped"]   # trace points only
+    limit = 20000                          # trace points only: replay N requests
 
     [knobs]                                # optional: a grid over profile knobs
     zero_on_map_back = [false, true]
 
-The grid is the product scenarios x profiles x knob values x seeds x scales, in that
-order; point ``i`` is the ``i``-th element.  The knob grid applies to every profile (after
-the profile's own ``+knob=value`` parts, which it overrides).  Each point is one
-:func:`run_point`: build the scenario's machine with the variant's profile, run the
-scenario (:func:`pagealloc.experiments.compare.run_scenario_variant`) and return a flat
-dict: the point's parameters (``point``, ``scenario``, ``variant``, ``profile``, ``seed``,
-``scale``, ``every``) followed by :meth:`Machine.metrics` and the numeric rows of the
-``pagealloc compare`` table (``failures order=N`` become ``failures_order_N``).  A row's
-parameters are all :func:`run_point` needs: re-running them gives byte-identical metrics
-(``pagealloc sweep SPEC --only POINT``).  The rows go to ``sweep.csv``, ``sweep.json`` and
-``sweep.parquet`` (one table, a row per point: :func:`write_table`).
+    [machine]                              # optional: a grid over MachineConfig fields
+    memory = ["512M", "2G"]                # each key a value or an array of values
+    cpus = [1, 4, 16]
+
+The grid of scenario points is the product scenarios x profiles x knob values x machine
+values x seeds x scales, in that order; point ``i`` is the ``i``-th element.  The knob grid
+applies to every profile (after the profile's own ``+knob=value`` parts, which it
+overrides); its keys, and the ``[machine]`` keys, vary in the order written, the first key
+slowest.  A ``[machine]`` key is a :class:`pagealloc.config.MachineConfig` field (``memory``,
+``cpus``, ``swap``, ``watermark_boost_factor``, ``min_free_kbytes``, ``thp``, ...; not
+``ram_ranges``/``reserved``): sizes (``memory``, ``swap``, ``kernel_image_size``) as ``"512M"``
+or bytes, booleans as booleans, ``lowmem_reserve_ratio`` as an array of 5 integers (an array
+of such arrays to vary it), other fields as integers.  The values override the scenario's
+machine as ``pagealloc compare --set`` does, *after* ``scale`` (so ``memory`` replaces the
+scaled memory; the sources' rates and lifetimes are still scaled).  Without ``[machine]``
+the points, their numbering and their rows are those of a SPEC without it.
+
+``traces = ["capture_dir", ...]`` (relative to SPEC) adds trace points, numbered after every
+scenario point: the product traces x profiles x knob values.  A trace point replays its
+capture in drive mode from the capture's first dump
+(:func:`pagealloc.experiments.compare.compare_trace`, one variant), with the SPEC's
+``what_if = ["MATCH:ACTION", ...]`` rules (``pagealloc replay --what-if``; all of them apply
+to every trace point), ``limit = N`` (replay the first N requests; 0, the default: all) and
+``every``.  The trace brings its machine and its request stream, so trace points ignore
+``seeds``, ``scale`` and ``[machine]`` and are not multiplied by them; a SPEC may give
+``traces`` without ``scenarios`` (then it may not give ``seeds``, ``scale`` or
+``[machine]``), and ``what_if``/``limit`` only with ``traces``.  Every trace point reads the
+whole trace file, whatever ``limit`` (``linux-7.2/anon``: about 15 s).
+
+Each point is one :func:`run_point`: build the scenario's machine with the variant's
+profile and the point's machine fields, run the scenario
+(:func:`pagealloc.experiments.compare.run_scenario_variant`) or replay the trace, and
+return a flat dict: the point's parameters -- ``point``, ``scenario``, ``variant``,
+``profile``, ``seed``, ``scale``, ``every`` (:data:`PARAM_KEYS`), then ``machine_<field>``
+per ``[machine]`` key (sizes in bytes, ``lowmem_reserve_ratio`` as ``"256 256 32 0 0"``),
+then for a trace point ``trace``, ``what_if`` (the rules joined by ``"; "``) and ``limit``
+(a trace point's ``scenario``, ``seed`` and ``scale`` are null) -- followed by
+:meth:`Machine.metrics` and the numeric rows of the ``pagealloc compare`` table
+(``failures order=N`` become ``failures_order_N``).  A row's parameters are all
+:func:`run_point` needs: re-running them gives byte-identical metrics (``pagealloc sweep
+SPEC --only POINT``).  The rows go to ``sweep.csv``, ``sweep.json`` and ``sweep.parquet``
+(one table, a row per point: :func:`write_table`; a parameter a row does not have is null,
+a metric a scenario row lacks is 0, one a trace row lacks -- the replay records no failures
+by order or kind, no ``model_seconds`` -- is null).
 """
 
 from __future__ import annotations
@@ -43,17 +80,28 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
 
 from pagealloc.workload.scenario import ScenarioError, _Reader, _tname, key_lines
 
-__all__ = ("PARAM_KEYS", "SweepSpec", "SweepSpecError", "Progress", "load_spec", "parse_spec",
-           "run_point", "run_points", "summarize", "render_summary", "write_table")
+__all__ = ("PARAM_KEYS", "TRACE_KEYS", "SweepSpec", "SweepSpecError", "Progress", "load_spec",
+           "parse_spec", "is_param", "run_point", "run_points", "summarize", "render_summary",
+           "write_table")
 
-#: the parameter columns of every row (what :func:`run_point` reads)
+#: the parameter columns of every row (what :func:`run_point` reads), then, with a
+#: ``[machine]`` table, ``machine_<field>`` per key, and for trace points :data:`TRACE_KEYS`
 PARAM_KEYS = ("point", "scenario", "variant", "profile", "seed", "scale", "every")
+#: the parameter columns of a trace point (after :data:`PARAM_KEYS` and ``machine_*``)
+TRACE_KEYS = ("trace", "what_if", "limit")
+#: prefix of the ``[machine]`` parameter columns
+MACHINE_PREFIX = "machine_"
 #: metrics where a larger value is the better point (all others: smaller is better)
 HIGHER_IS_BETTER = frozenset({
     "free_order9_blocks_mean", "free_order9_blocks_min", "free_order9_blocks_mapped_mean",
     "free_order9_blocks_mapped_min", "compact_success", "pgmigrate_success", "events", "allocs", "unmapped_pages_allocated"})
 
 Row = dict[str, Any]
+
+
+def is_param(col: str) -> bool:
+    """A parameter column (:data:`PARAM_KEYS`, ``machine_*``, :data:`TRACE_KEYS`)."""
+    return col in PARAM_KEYS or col in TRACE_KEYS or col.startswith(MACHINE_PREFIX)
 
 
 class SweepSpecError(ScenarioError):
@@ -69,7 +117,12 @@ class SweepSpec:
     points: list[Row]
 
 
-_TOP = ("name", "description", "scenarios", "profiles", "seeds", "scale", "every", "knobs")
+_TOP = ("name", "description", "scenarios", "traces", "profiles", "seeds", "scale", "every",
+        "what_if", "limit", "knobs", "machine")
+#: MachineConfig fields given as sizes (text such as "512M", or bytes)
+_SIZE_FIELDS = ("memory", "swap", "kernel_image_size")
+#: MachineConfig fields a [machine] table cannot vary (lists of PFN ranges)
+_NOT_SWEPT = ("ram_ranges", "reserved")
 
 
 def _list(r: _Reader, data: Mapping[str, Any], key: str, kinds: tuple[type, ...],
@@ -94,12 +147,72 @@ def _fail(r: _Reader, keypath: str, problem: str) -> SweepSpecError:
     return SweepSpecError(e.path, e.lineno, e.field, e.problem)
 
 
+def _machine_values(r: _Reader, key: str, vals: Any) -> list[Any]:
+    """The values of ``[machine] key`` as row values (sizes in bytes, the ratio as text),
+    each checked by :func:`pagealloc.config.config_from_kwargs`."""
+    import dataclasses
+
+    from pagealloc.config import ConfigError, MachineConfig, config_from_kwargs, parse_size
+    fields = {f.name for f in dataclasses.fields(MachineConfig)}
+    kp = f"machine.{key}"
+    if key not in fields or key in _NOT_SWEPT:
+        known = ", ".join(sorted(fields - set(_NOT_SWEPT)))
+        why = "cannot be swept (a list of PFN ranges)" if key in _NOT_SWEPT else "unknown machine field"
+        raise _fail(r, kp, f"{why}; known: {known}")
+    default = getattr(MachineConfig(), key)
+    if key == "lowmem_reserve_ratio":      # one value is itself an array
+        vl = vals if isinstance(vals, list) and vals and all(isinstance(v, list) for v in vals) \
+            else [vals]
+    else:
+        vl = vals if isinstance(vals, list) else [vals]
+    if not vl:
+        raise _fail(r, kp, "expected a value or a non-empty array")
+    out: list[Any] = []
+    for i, v in enumerate(vl):
+        ikp = f"{kp}[{i}]" if isinstance(vals, list) and vl is vals else kp
+        if key in _SIZE_FIELDS:
+            ok = isinstance(v, str) or isinstance(v, int) and not isinstance(v, bool)
+            what = "a size such as \"512M\" or a byte count"
+        elif isinstance(default, bool):
+            ok, what = isinstance(v, bool), "a boolean"
+        elif isinstance(default, tuple):
+            ok = isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool)
+                                             for x in v)
+            what = f"an array of {len(default)} integers"
+        else:
+            ok, what = isinstance(v, int) and not isinstance(v, bool), "an integer"
+        if not ok:
+            raise _fail(r, ikp, f"expected {what}, got {_tname(v)}")
+        try:
+            if key in _SIZE_FIELDS:
+                v = parse_size(v, key)
+            if isinstance(default, tuple):
+                v = tuple(v)
+            config_from_kwargs(**{key: v})
+        except ConfigError as e:
+            raise _fail(r, ikp, str(e)) from None
+        out.append(" ".join(map(str, v)) if isinstance(v, tuple) else v)
+    return out
+
+
+def _overrides(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The MachineConfig overrides of a point's ``machine_*`` parameters (null: none)."""
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if k.startswith(MACHINE_PREFIX) and v is not None:
+            key = k[len(MACHINE_PREFIX):]
+            out[key] = tuple(int(x) for x in v.split()) if key == "lowmem_reserve_ratio" else v
+    return out
+
+
 def parse_spec(text: str, path: str = "<sweep>") -> SweepSpec:
-    """Parse and validate SPEC ``text`` read from ``path`` (relative scenario files are
-    resolved against the directory of ``path``)."""
+    """Parse and validate SPEC ``text`` read from ``path`` (relative scenario files and
+    capture directories are resolved against the directory of ``path``)."""
+    from pagealloc.config import ConfigError
     from pagealloc.experiments.compare import parse_knob_value, parse_variant
     from pagealloc.profiles import ProfileError
-    from pagealloc.workload.scenario import load_scenario
+    from pagealloc.workload.replay import ReplayError, dump_snapshots, parse_what_if, trace_path
+    from pagealloc.workload.scenario import load_scenario, machine_config
     from pagealloc.workload.scenario_builtins import BUILTINS
     lines = key_lines(text)
     try:
@@ -118,9 +231,12 @@ def parse_spec(text: str, path: str = "<sweep>") -> SweepSpec:
     if not isinstance(name, str):
         raise _fail(r, "name", f"expected a string, got {_tname(name)}")
     base = Path(path).parent
+    if "scenarios" not in data and "traces" not in data:
+        raise _fail(r, "scenarios", "required (scenarios, traces or both)")
     scenarios: list[str] = []
-    seeds_default: list[int] = []
-    for i, s in enumerate(_list(r, data, "scenarios", (str,), "a scenario name or file")):
+    scns: list[Any] = []
+    for i, s in enumerate(_list(r, data, "scenarios", (str,), "a scenario name or file",
+                                required=False)):
         kp = f"scenarios[{i}]" if isinstance(data["scenarios"], list) else "scenarios"
         target = s if (s in BUILTINS or s == "mixed") else str((base / s).resolve())
         try:
@@ -128,7 +244,31 @@ def parse_spec(text: str, path: str = "<sweep>") -> SweepSpec:
         except (OSError, ScenarioError) as e:
             raise _fail(r, kp, str(e)) from None
         scenarios.append(target)
-        seeds_default.append(scn.seed)
+        scns.append(scn)
+    traces: list[str] = []
+    for i, t in enumerate(_list(r, data, "traces", (str,), "a capture directory",
+                                required=False)):
+        kp = f"traces[{i}]" if isinstance(data["traces"], list) else "traces"
+        cap = (base / t).resolve()
+        if not cap.is_dir():
+            raise _fail(r, kp, f"{cap}: not a capture directory")
+        try:
+            trace_path(cap)
+            snaps = dump_snapshots(cap)
+        except ReplayError as e:
+            raise _fail(r, kp, str(e)) from None
+        if not (cap / snaps[min(snaps)]).is_dir():
+            raise _fail(r, kp, f"{cap}: no first-dump snapshot {snaps[min(snaps)]!r}")
+        traces.append(str(cap))
+    if not scenarios:
+        for key in ("seeds", "scale", "machine"):
+            if key in data:
+                raise _fail(r, key, "applies to scenario points only; this SPEC has no "
+                                    "scenarios (a trace brings its machine and requests)")
+    if not traces:
+        for key in ("what_if", "limit"):
+            if key in data:
+                raise _fail(r, key, "applies to trace points only; this SPEC has no traces")
     profiles = _list(r, data, "profiles", (str,), "a profile or profile+knob=value")
     for i, p in enumerate(profiles):
         try:
@@ -148,6 +288,10 @@ def parse_spec(text: str, path: str = "<sweep>") -> SweepSpec:
     every = data.get("every", 1000)
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise _fail(r, "every", f"expected an integer >= 1, got {_tname(every)}")
+    what_if = _list(r, data, "what_if", (str,), "a what-if rule MATCH:ACTION", required=False)
+    limit = data.get("limit", 0)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise _fail(r, "limit", f"expected an integer >= 0 (0: the whole trace), got {limit!r}")
     knobs = data.get("knobs", {})
     if not isinstance(knobs, dict):
         raise _fail(r, "knobs", f"expected a table, got {_tname(knobs)}")
@@ -167,21 +311,52 @@ def parse_spec(text: str, path: str = "<sweep>") -> SweepSpec:
                 raise _fail(r, f"knobs.{k}", str(e).removeprefix("knobs: ")) from None
             texts.append(t)
         grid.append((k, texts))
+    mtable = data.get("machine", {})
+    if not isinstance(mtable, dict):
+        raise _fail(r, "machine", f"expected a table, got {_tname(mtable)}")
+    mgrid = [(k, _machine_values(r, k, v)) for k, v in mtable.items()]
+    variants = [prof + "".join(f"+{k}={v}" for (k, _), v in zip(grid, combo))
+                for prof in profiles for combo in _product([vals for _, vals in grid])]
+    for i, rule in enumerate(what_if):
+        kp = f"what_if[{i}]" if isinstance(data["what_if"], list) else "what_if"
+        if ";" in rule:
+            raise _fail(r, kp, f"{rule!r}: a rule cannot contain ';'")
+        for variant in variants:
+            try:
+                parse_what_if(rule, parse_variant(variant).profile.gfp_table)
+            except ReplayError as e:
+                raise _fail(r, kp, f"{rule!r}: {e.problem}") from None
     points: list[Row] = []
     for si, scn_name in enumerate(scenarios):
-        for prof in profiles:
-            for combo in _product([vals for _, vals in grid]):
-                variant = prof + "".join(f"+{k}={v}" for (k, _), v in zip(grid, combo))
-                for seed in seeds or [seeds_default[si]]:
+        for variant in variants:
+            prof_name = parse_variant(variant).profile.name
+            for mcombo in _product([vals for _, vals in mgrid]):
+                mparams = {f"{MACHINE_PREFIX}{k}": v for (k, _), v in zip(mgrid, mcombo)}
+                for seed in seeds or [scns[si].seed]:
                     for scale in scales:
-                        points.append({"point": len(points), "scenario": scn_name,
-                                       "variant": variant,
-                                       "profile": parse_variant(variant).profile.name,
-                                       "seed": seed, "scale": float(scale), "every": every})
+                        pt: Row = {"point": len(points), "scenario": scn_name,
+                                   "variant": variant, "profile": prof_name,
+                                   "seed": seed, "scale": float(scale), "every": every}
+                        if mparams:
+                            try:        # the fields together, on this scenario's machine
+                                machine_config(scns[si].scaled(float(scale)).machine,
+                                               **_overrides(mparams))
+                            except ConfigError as e:
+                                field = str(e).split(":", 1)[0]
+                                raise _fail(r, f"machine.{field}" if field in mtable else "machine",
+                                            f"{e} (scenario {scns[si].name}, scale {scale:g})") \
+                                    from None
+                        points.append(pt | mparams)
+    for cap in traces:
+        for variant in variants:
+            points.append({"point": len(points), "scenario": None, "variant": variant,
+                           "profile": parse_variant(variant).profile.name, "seed": None,
+                           "scale": None, "every": every, "trace": cap,
+                           "what_if": "; ".join(what_if), "limit": limit})
     return SweepSpec(name, path, points)
 
 
-def _product(lists: Sequence[Sequence[str]]) -> Iterable[tuple[str, ...]]:
+def _product(lists: Sequence[Sequence[Any]]) -> Iterable[tuple[Any, ...]]:
     import itertools
     return itertools.product(*lists)
 
@@ -195,24 +370,44 @@ def load_spec(path: str | Path) -> SweepSpec:
 # ------------------------------------------------------------------------------ one point
 
 def run_point(params: Mapping[str, Any]) -> Row:
-    """Run one grid point from its parameters (:data:`PARAM_KEYS`; extra keys, such as a
-    row's metrics, are ignored) and return its row: parameters, then metrics."""
+    """Run one grid point from its parameters (:func:`is_param` columns; the others, such
+    as a row's metrics, are ignored) and return its row: parameters, then metrics."""
     from pagealloc.experiments.compare import parse_variant, run_scenario_variant
     from pagealloc.workload.scenario import load_scenario
-    scale = float(params["scale"])
-    scn = load_scenario(str(params["scenario"])).scaled(scale)
     variant = parse_variant(str(params["variant"]))
-    row, _samples, m = run_scenario_variant(scn, variant, int(params["seed"]), scale, None,
-                                            int(params["every"]))
-    out: Row = {k: params[k] for k in PARAM_KEYS}
+    if params.get("trace"):
+        out: Row = {k: params[k] for k in PARAM_KEYS} | {k: params[k] for k in TRACE_KEYS}
+        row, metrics = _run_trace_point(params, variant)
+    else:
+        scale = float(params["scale"])
+        scn = load_scenario(str(params["scenario"])).scaled(scale)
+        overrides = _overrides(params)
+        row, _samples, m = run_scenario_variant(scn, variant, int(params["seed"]), scale,
+                                                overrides or None, int(params["every"]))
+        out = {k: params[k] for k in PARAM_KEYS}
+        out |= {k: v for k, v in params.items() if k.startswith(MACHINE_PREFIX)}
+        metrics = dict(m.metrics())
+        del m
     out["profile"] = variant.profile.name
-    metrics: Row = dict(m.metrics())
     for k, v in row.items():
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             metrics[k.replace("failures order=", "failures_order_")
                     .replace("failures kind=", "failures_kind_")] = v
-    del m
     return out | metrics
+
+
+def _run_trace_point(params: Mapping[str, Any], variant: Any) -> tuple[Row, Row]:
+    """A trace point: the compare row of its replay and :meth:`Machine.metrics` at the end."""
+    from pagealloc.experiments.compare import compare_trace
+    metrics: Row = {}
+
+    def grab(_v: Any, m: Any) -> None:
+        metrics.update(m.metrics())
+
+    rules = [x.strip() for x in str(params.get("what_if") or "").split(";") if x.strip()]
+    cmp = compare_trace(str(params["trace"]), [variant], limit=int(params.get("limit") or 0),
+                        what_if=rules, every=int(params["every"]), on_machine=grab)
+    return dict(cmp.columns[0]), metrics
 
 
 # ------------------------------------------------------------------------------ running
@@ -294,8 +489,12 @@ def _run_dask(points: list[Row], dask: str | Any) -> Iterable[Row]:
 # ------------------------------------------------------------------------------ output
 
 def columns(rows: Sequence[Row]) -> list[str]:
-    """Parameters first, then every metric in first-seen order."""
+    """Parameters first (:data:`PARAM_KEYS`, ``machine_*``, :data:`TRACE_KEYS` present in
+    any row), then every metric in first-seen order."""
     cols = list(PARAM_KEYS)
+    seen = {k for r in rows for k in r}
+    cols += list(dict.fromkeys(k for r in rows for k in r if k.startswith(MACHINE_PREFIX)))
+    cols += [k for k in TRACE_KEYS if k in seen]
     for r in rows:
         for k in r:
             if k not in cols:
@@ -304,9 +503,12 @@ def columns(rows: Sequence[Row]) -> list[str]:
 
 
 def normalized(rows: Sequence[Row]) -> list[Row]:
-    """Every row with every column (a metric a row lacks, e.g. a failure order, is 0)."""
+    """Every row with every column: a parameter a row lacks is None (a trace point's
+    ``machine_*``, a scenario point's ``trace``); a metric a scenario row lacks (e.g. a
+    failure order) is 0, one a trace row lacks (not recorded by the replay) is None."""
     cols = columns(rows)
-    return [{c: r.get(c, 0) for c in cols} for r in rows]
+    return [{c: r[c] if c in r else (None if is_param(c) or r.get("trace") else 0)
+             for c in cols} for r in rows]
 
 
 def write_table(rows: Sequence[Row], out: str | Path, stem: str = "sweep") -> list[Path]:
@@ -333,13 +535,14 @@ def write_table(rows: Sequence[Row], out: str | Path, stem: str = "sweep") -> li
 
 def summarize(rows: Sequence[Row]) -> list[dict[str, Any]]:
     """Per metric that varies over the points: min, mean, max, the best and worst point
-    (smaller is better unless the metric is in :data:`HIGHER_IS_BETTER`)."""
+    (smaller is better unless the metric is in :data:`HIGHER_IS_BETTER`); points where the
+    metric is None (not recorded by a trace replay) are left out."""
     full = normalized(rows)
     out = []
     for c in columns(rows):
-        if c in PARAM_KEYS:
+        if is_param(c):
             continue
-        vals = [(r[c], int(r["point"])) for r in full]
+        vals = [(r[c], int(r["point"])) for r in full if r[c] is not None]
         if len({v for v, _ in vals}) <= 1:
             continue
         lo = min(vals, key=lambda t: (t[0], t[1]))
@@ -356,12 +559,29 @@ def _f(v: Any) -> str:
     return str(v)
 
 
+def _machine_text(key: str, v: Any) -> str:
+    """A machine parameter as the summary prints it (sizes in binary units)."""
+    if key.removeprefix(MACHINE_PREFIX) in _SIZE_FIELDS and isinstance(v, int) and v:
+        for unit, sh in (("T", 40), ("G", 30), ("M", 20), ("K", 10)):
+            if v % (1 << sh) == 0:
+                return f"{v >> sh}{unit}"
+    return str(v)
+
+
 def render_summary(spec_name: str, rows: Sequence[Row]) -> str:
     """The printed summary: the points, then a line per metric that varies."""
     lines = [f"sweep {spec_name}  {len(rows)} points"]
     for r in rows:
+        if r.get("trace"):
+            lines.append(f"  point {r['point']}: {r['variant']}  trace {Path(str(r['trace'])).name}"
+                         f"  limit {r['limit'] or 'none'}"
+                         + (f"  what-if {r['what_if']}" if r.get("what_if") else ""))
+            continue
+        mach = "".join(f"  {k.removeprefix(MACHINE_PREFIX)} {_machine_text(k, v)}"
+                       for k, v in r.items() if k.startswith(MACHINE_PREFIX))
         lines.append(f"  point {r['point']}: {r['variant']}  scenario "
-                     f"{Path(str(r['scenario'])).name}  seed {r['seed']}  scale {r['scale']:g}")
+                     f"{Path(str(r['scenario'])).name}  seed {r['seed']}  scale {r['scale']:g}"
+                     + mach)
     summ = summarize(rows)
     head = ["metric", "min", "mean", "max", "best", "worst"]
     cells = [[s["metric"], _f(s["min"]), f"{s['mean']:.1f}", _f(s["max"]),
@@ -371,7 +591,7 @@ def render_summary(spec_name: str, rows: Sequence[Row]) -> str:
     def fmt(c: Sequence[str]) -> str:
         return "  ".join([c[0].ljust(w[0])] + [x.rjust(w[i + 1]) for i, x in enumerate(c[1:])])
     lines += [fmt(head), "  ".join("-" * n for n in w)] + [fmt(c) for c in cells]
-    nconst = len(columns(rows)) - len(PARAM_KEYS) - len(summ)
+    nconst = sum(not is_param(c) for c in columns(rows)) - len(summ)
     lines.append(f"# {nconst} metrics equal at every point not shown; best/worst: point ids "
                  f"(smaller is better except {', '.join(sorted(HIGHER_IS_BETTER))})")
     return "\n".join(lines) + "\n"
@@ -385,8 +605,9 @@ class SweepError(ValueError):
 
 def add_parser(sub: Any) -> None:
     """The ``pagealloc sweep`` subcommand (called by :func:`pagealloc.cli.make_parser`)."""
-    sp = sub.add_parser("sweep", help="run a grid of scenarios x profiles x knobs x seeds "
-                        "(local processes or Dask) into one table and a summary")
+    sp = sub.add_parser("sweep", help="run a grid of scenarios x profiles x knobs x machine "
+                        "fields x seeds x scales, and of trace replays (local processes or "
+                        "Dask) into one table and a summary")
     sp.add_argument("spec", metavar="SPEC", help="the sweep's TOML file")
     sp.add_argument("--workers", type=int, default=None, metavar="N",
                     help="local worker processes (default: os.cpu_count())")
