@@ -354,6 +354,9 @@ class DecideReplay:
         self.isolations: dict[int, list[TraceEvent]] = {}
         self.trailing_isolations: list[TraceEvent] = []
         self.next_fold = 0.0
+        #: the next dump's machine and free-page bitmap (:meth:`load_next_dump`)
+        self.next_ref: Machine | None = None
+        self.next_free: bytearray | None = None
 
     # ------------------------------------------------------------------ set-up
     def restore_outstanding_orders(self) -> None:
@@ -584,13 +587,17 @@ class DecideReplay:
 
         ``bulk_alloc_inferred``: its next event is its free: ``alloc_pages_bulk_noprof()``
         (7.2; ``__alloc_pages_bulk()`` in 6.1) took it off the pcp list with no
-        ``mm_page_alloc`` (9.1); ``preempted_alloc_inferred``: its next event is another
+        ``mm_page_alloc`` (9.1), or it has no later event and the next dump holds it
+        allocated; ``preempted_alloc_inferred``: its next event is another
         task's ``mm_page_alloc``: that task took it and was preempted before
         ``trace_mm_page_alloc()`` at the end of ``__alloc_frozen_pages_noprof()`` (6.1
         ``__alloc_pages()``); ``free_skipped_pcp_inferred``: it was freed in softirq under a
         held pcp lock and went to the buddy lists (``free_one_page()``, 9.5).  ``""``: none."""
         nxt_name, nxt_pid = self.next_event(q, i)
         if nxt_name == "mm_page_free" and order == 0:
+            return "bulk_alloc_inferred"
+        if not nxt_name and order == 0 and self.next_free is not None and not self.next_free[q]:
+            # no later event, and the next dump holds it allocated: taken without an event
             return "bulk_alloc_inferred"
         if nxt_name == "mm_page_alloc" and nxt_pid != pid:
             return "preempted_alloc_inferred"
@@ -980,6 +987,7 @@ class DecideReplay:
     # ------------------------------------------------------------------ the walk
     def run(self) -> dict[str, object]:
         """Walk the interval; return the result (see the class docstring)."""
+        self.load_next_dump()
         self.events = self.select_events()
         self.reorder_allocs_before_softirq_frees()
         self.pair_batched_frees()
@@ -1018,12 +1026,20 @@ class DecideReplay:
             "stats": dict(stats), "by_order": dict(sorted(self.by_order.items())),
             "by_path": dict(sorted(self.by_path.items())),
             "first_misses": self.first_misses, "first_refill_misses": self.refill_misses}
+        if self.next_ref is not None:
+            out["next_dump"] = self.dump_id + 1
+            out["state_at_next_dump"] = compare_state(self.m, self.next_ref)
+        return out
+
+    def load_next_dump(self) -> None:
+        """Load the next dump when the walk will reach it (no ``limit``): the comparison of
+        :meth:`result`, and the free pages (buddy and pcp) that
+        :meth:`explain_skipped_pcp_page` reads for pages with no later event."""
         nxt = self.dump_id + 1
         if self.interval.next_id == nxt and not self.limit and nxt in self.snaps:
-            out["next_dump"] = nxt
-            out["state_at_next_dump"] = compare_state(
-                self.m, machine_from_snapshot(self.capture / self.snaps[nxt], self.profile))
-        return out
+            from pagealloc.workload.replay import free_pages_of
+            self.next_ref = machine_from_snapshot(self.capture / self.snaps[nxt], self.profile)
+            self.next_free = free_pages_of(self.next_ref)[0]
 
 
 def main(argv: list[str] | None = None) -> int:
