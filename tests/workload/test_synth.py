@@ -1,0 +1,180 @@
+"""Synthetic captures (pagealloc.workload.synth): the dump writer's round trip, and the
+replays run on a capture the model wrote of itself, whose ground truth is known."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pagealloc.machine import Machine
+from pagealloc.mm.mmzone import PAGEBLOCK_ORDER
+from pagealloc.profiles import get_profile
+from pagealloc.workload.ftrace import read_trace
+from pagealloc.workload.mixed import OP_ALLOC, MixedSpec, mixed_stream, run_mixed
+from pagealloc.workload.replay import decide, dump_snapshots, follow, load_intervals
+from pagealloc.workload.snapshot import check_dump, load_buddydump
+from pagealloc.workload.state import machine_from_dump, machine_from_snapshot
+from pagealloc.workload.synth import (
+    buddydump_text,
+    kpageflags_array,
+    synth_capture,
+    synth_mixed,
+    write_buddydump,
+)
+
+
+def _worked(cpus: int, profile: str = "linux-7.2", events: int = 6000) -> Machine:
+    m = Machine(memory="512M", cpus=cpus, profile=profile)
+    ram = sum(b - a for a, b in m.ram_ranges)
+    run_mixed(m, mixed_stream(MixedSpec(events=events, seed=7, cpus=cpus), ram))
+    return m
+
+
+def _online_blocks(m: Machine) -> list[tuple[int, int]]:
+    out = []
+    for z in m.populated_zones():
+        for b in range(z.zone_start_pfn >> PAGEBLOCK_ORDER, ((z.zone_end_pfn - 1) >> PAGEBLOCK_ORDER) + 1):
+            if m.section_online(b << PAGEBLOCK_ORDER):
+                out.append((b, m.mem.pb[b]))
+    return out
+
+
+@pytest.mark.parametrize("profile", ["linux-7.2", "linux-6.1"])
+@pytest.mark.parametrize("cpus", [1, 4])
+@pytest.mark.parametrize("worked", [False, True], ids=["fresh", "after_workload"])
+def test_buddydump_round_trip(tmp_path: Path, cpus: int, worked: bool, profile: str) -> None:
+    m = _worked(cpus, profile) if worked else Machine(memory="512M", cpus=cpus, profile=profile)
+    kernel = get_profile(profile).kernel
+    path = write_buddydump(m, tmp_path / "gt_buddydump", 3, kernel)
+    dump = load_buddydump(path)
+    assert dump.id == 3 and dump.kernel == kernel
+    # the only problem check_dump may see is nr_free lagging the per-CPU deltas (README 6.5)
+    assert all("nr_free=" in p for p in check_dump(dump))
+    r = machine_from_dump(dump, None, None, True, ram_ranges=m.ram_ranges,
+                          kpageflags=kpageflags_array(m))
+    assert r.profile.name == profile and r.ncpus == cpus
+    for z, rz in zip(m.zones, r.zones):
+        assert z.present_pages == rz.present_pages
+        if not z.present_pages:
+            continue
+        assert m.free_blocks(z) == r.free_blocks(rz)            # order and content
+        for cpu in range(cpus):
+            assert m.pcp_blocks(z, cpu) == r.pcp_blocks(rz, cpu)
+            p, rp = z.pcp[cpu], rz.pcp[cpu]
+            assert (p.count, p.high, p.batch) == (rp.count, rp.high, rp.batch)
+        assert z.nr_free_pages == rz.nr_free_pages
+    assert _online_blocks(m) == _online_blocks(r)
+    for name in ("buddyinfo", "pagetypeinfo"):
+        assert m.proc(name) == r.proc(name)
+    # and the loaded machine writes the same dump again
+    assert buddydump_text(r, 3, kernel) == path.read_text()
+
+
+def test_kpageflags_classify_in_use_pages_as_the_model_does(tmp_path: Path) -> None:
+    m = _worked(1)
+    write_buddydump(m, tmp_path / "gt_buddydump.xz", 1)
+    r = machine_from_dump(load_buddydump(tmp_path / "gt_buddydump.xz"), None, None, True,
+                          ram_ranges=m.ram_ranges, kpageflags=kpageflags_array(m))
+    # the claim heuristic's counts (free and movable pages per pageblock) are the model's
+    for z, rz in zip(m.zones, r.zones):
+        if not z.present_pages:
+            continue
+        for b in range(z.zone_start_pfn >> PAGEBLOCK_ORDER, (z.zone_end_pfn - 1) >> PAGEBLOCK_ORDER):
+            pfn = b << PAGEBLOCK_ORDER
+            if pfn < z.zone_start_pfn or not m.section_online(pfn):
+                continue
+            assert m.alloc.prep_move_freepages_block(z, pfn, True) == \
+                r.alloc.prep_move_freepages_block(rz, pfn, True), hex(pfn)
+
+
+def test_writer_refuses_a_mismatched_kernel(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="6.1 dump"):
+        write_buddydump(Machine(memory="256M", cpus=1), tmp_path / "d", 1, "6.1")
+
+
+@pytest.fixture(scope="module")
+def cap1(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synth") / "cpu1"
+    synth_mixed(out, memory="512M", cpus=1, requests=8000, seed=3, dumps_every=3000)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cap4(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synth") / "cpu4"
+    synth_mixed(out, memory="512M", cpus=4, requests=8000, seed=3, dumps_every=3000)
+    return out
+
+
+def test_capture_layout_and_markers(cap1: Path) -> None:
+    summary = json.loads((cap1 / "summary.json").read_text())
+    snaps = dump_snapshots(cap1)
+    assert snaps[1] == "snap_before" and snaps[max(snaps)] == "snap_after" and len(snaps) >= 3
+    lines = (cap1 / "trace.txt").read_text().splitlines()
+    assert lines[2].endswith("#P:1") and len(lines) == summary["trace_lines"]
+    for d in summary["dumps"]:
+        assert lines[d["line"] - 1].endswith(f"gt_show: GT_BUDDYDUMP id={d['id']}")
+        assert load_buddydump(cap1 / d["snapshot"] / "gt_buddydump").id == d["id"]
+        label = d["snapshot"][len("snap_"):]
+        assert lines[d["line"] - 2].endswith(f"GT_SNAPSHOT_{label}_BEGIN")
+        assert lines[d["line"]].endswith(f"GT_SNAPSHOT_{label}_END")
+    assert any(mk["marker"] == "GT_WORKLOAD_BEGIN synth" for mk in summary["markers"])
+    m = machine_from_snapshot(cap1 / "snap_after")
+    assert m.proc("buddyinfo") == (cap1 / "snap_after" / "buddyinfo").read_text()
+    assert (cap1 / "version.txt").read_text().startswith("Linux version 7.2")
+
+
+def test_capture_is_deterministic(cap1: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    synth_mixed(again, memory="512M", cpus=1, requests=8000, seed=3, dumps_every=3000)
+    for rel in ("trace.txt", "summary.json", "snap_after/gt_buddydump", "snap_before/kpageflags.xz"):
+        assert (cap1 / rel).read_bytes() == (again / rel).read_bytes(), rel
+
+
+def test_events_carry_the_cpu_of_their_request(tmp_path: Path) -> None:
+    m = Machine(memory="256M", cpus=4)
+    ram = sum(b - a for a, b in m.ram_ranges)
+    stream = list(mixed_stream(MixedSpec(events=3000, seed=5, cpus=4), ram))
+    synth_capture(tmp_path / "c", m, stream, dumps_every=0)
+    traced = [ev.cpu for ev in read_trace(tmp_path / "c" / "trace.txt") if ev.name == "mm_page_alloc"]
+    assert traced == [cpu for op, _a, _o, cpu in stream if op == OP_ALLOC]
+    assert set(traced) == {0, 1, 2, 3}
+
+
+def test_one_cpu_self_replay_is_exact(cap1: Path) -> None:
+    """The model replaying its own 1-CPU capture: follow finds nothing to explain, decide
+    picks every PFN, and the state at every next dump is the dump's."""
+    intervals = load_intervals(cap1, get_profile("linux-7.2").gfp_table)
+    fr = follow(cap1, None, intervals)
+    assert sum(r.inconsistencies for r in fr) == 0
+    assert not any(r.explained for r in fr)
+    assert all(r.replay_free_not_dump == 0 and r.dump_free_not_replay == 0
+               for r in fr if r.next_id is not None)
+    res = decide(cap1, None, [iv for iv in intervals if iv.next_id is not None])
+    allocs = sum(r["stats"]["allocs"] for r in res)
+    assert allocs > 3000
+    assert sum(r["stats"].get("match", 0) for r in res) == allocs
+    for r in res:
+        st = r["state_at_next_dump"]
+        assert st["free_block_agreement"] == 1.0 and st["pageblock_agreement"] == 1.0
+        assert st["pcp_pages_model"] == st["pcp_pages_kernel"]
+
+
+def test_four_cpu_follow_is_exact(cap4: Path) -> None:
+    """Follow mode works at page level, whatever CPU an event ran on."""
+    fr = follow(cap4)
+    assert sum(r.inconsistencies for r in fr) == 0
+    assert all(r.replay_free_not_dump == 0 and r.dump_free_not_replay == 0
+               for r in fr if r.next_id is not None)
+
+
+@pytest.mark.xfail(reason="decide replays every allocation and free on CPU 0 "
+                          "(DecideReplay.on_alloc: m.alloc.alloc_pages(..., 0); on_free: "
+                          "free_frozen_pages(..., 0); pcp[0] in give_back/repair_refill/"
+                          "apply_lookahead; fold_vmstat folds CPU 0 only), not on the "
+                          "event's CPU: about 74 % on a 4-CPU synthetic capture", strict=False)
+def test_four_cpu_decide_is_exact(cap4: Path) -> None:
+    res = decide(cap4)
+    allocs = sum(r["stats"]["allocs"] for r in res)
+    assert sum(r["stats"].get("match", 0) for r in res) == allocs
