@@ -439,6 +439,8 @@ def make_parser() -> argparse.ArgumentParser:
     _add_explain_parser(sub, machine_opts)
     from pagealloc.experiments.sweep import add_parser as _add_sweep_parser
     _add_sweep_parser(sub)     # pagealloc sweep SPEC
+    from pagealloc.workload.synth import add_parser as _add_synth_parser
+    _add_synth_parser(sub)     # pagealloc synth OUT
     return p
 
 

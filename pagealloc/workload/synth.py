@@ -27,14 +27,16 @@ decision known, on any number of CPUs (the shared real captures all have one vCP
   list that :func:`pagealloc.workload.replay.dump_snapshots` reads).  Deterministic: the same
   machine and workload give byte-identical files.
 
-    python -m pagealloc.workload.synth OUT [--memory 1G] [--cpus 4] [--events 20000]
-        [--seed 1] [--dumps-every 5000]
+    pagealloc synth OUT [--memory 1G] [--cpus 4] [--events 20000] [--seed 1]
+        [--dumps-every 5000] [--profile linux-7.2|linux-6.1] [--untraced N] [--warmup N]
+        [--batch-frees N] [--tick --step-us US] [--set FIELD=VALUE]
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import itertools
 import json
 import lzma
 import os
@@ -74,6 +76,8 @@ __all__ = [
     "SynthResult",
     "synth_capture",
     "synth_mixed",
+    "add_parser",
+    "cmd_synth",
     "main",
 ]
 
@@ -361,6 +365,7 @@ def synth_capture(out_dir: str | os.PathLike[str], machine: Machine,
                   workload: Iterable[tuple[int, int, int, int]], dumps_every: int = 5000, *,
                   name: str = "synth", kernel: str | None = None, start_s: float = 1.0,
                   step_us: int = 1, tick: bool = False, kpageflags: bool = True,
+                  untraced: int = 0, warmup: int = 0, batch_frees: int = 0,
                   meta: dict[str, Any] | None = None) -> SynthResult:
     """Run ``workload`` on ``machine`` and write a capture directory at ``out_dir``.
 
@@ -375,7 +380,15 @@ def synth_capture(out_dir: str | os.PathLike[str], machine: Machine,
     does (the decide replay folds the vmstat deltas there), else the model's clock stands
     still (keep the trace under a second then, ``1e6 / step_us`` lines).  ``kernel``: the
     dump variant, by default the machine profile's.  ``meta`` is stored in
-    ``summary.json`` under ``synthetic``.  An existing ``out_dir`` is replaced."""
+    ``summary.json`` under ``synthetic``.  An existing ``out_dir`` is replaced.
+
+    Like a real capture: the first ``untraced`` requests run before tracing starts (their
+    blocks are in use at the first dump with no allocation in the trace: the replays must
+    find their orders from ``kpageflags`` and the frees), the next ``warmup`` are traced
+    before the first dump (their allocations are outstanding at it).  ``batch_frees=N``
+    frees runs of consecutive frees on one CPU together, up to N at a time, through
+    ``free_unref_folios()`` (``Machine.free_pages_batched``: an ``mm_page_free`` line per
+    folio, then an ``mm_page_free_batched`` line per folio as it reaches the pcp list)."""
     m = machine
     kernel = kernel or m.profile.kernel
     _check_kernel(m, kernel)
@@ -414,17 +427,63 @@ def synth_capture(out_dir: str | os.PathLike[str], machine: Machine,
             dumps.append({"id": dump_id, "line": ln + _HEADER_LINES, "snapshot": snap})
             counts_at.append(dict(sink.counts))
 
+        pfns: dict[int, int] = {}
+        slot = 0
+        batch: list[tuple[int, int]] = []
+        batch_cpu = -1
+
+        def flush() -> None:
+            nonlocal batch
+            if batch:
+                m.free_pages_batched(batch, batch_cpu)
+                res.frees += len(batch)
+                batch = []
+
+        def request(op: int, a: int, order: int, cpu: int) -> None:
+            nonlocal slot, batch_cpu
+            res.requests += 1
+            if batch and (op == OP_ALLOC or cpu != batch_cpu or len(batch) >= batch_frees):
+                flush()
+            if op == OP_ALLOC:
+                p = m.alloc_pages(a, order, cpu)
+                if p is None:
+                    res.alloc_failures += 1
+                else:
+                    pfns[slot] = p
+                    res.allocs += 1
+                slot += 1
+                return
+            p = pfns.pop(a, None)
+            if p is None:
+                return
+            if batch_frees > 0:
+                batch_cpu = cpu
+                batch.append((p, order))
+            else:
+                m.free_pages(p, order, cpu)
+                res.frees += 1
+
+        it = iter(workload)
+        for op, a, order, cpu in itertools.islice(it, untraced):
+            request(op, a, order, cpu)
+        flush()
+        if warmup:
+            m.attach(sink)
+            try:
+                for op, a, order, cpu in itertools.islice(it, warmup):
+                    request(op, a, order, cpu)
+                flush()
+            finally:
+                m.detach(sink)
         dump("snap_before")
         marker(f"GT_WORKLOAD_BEGIN {name}")
         window_start = dict(sink.counts)
         m.attach(sink)
         try:
-            pfns: dict[int, int] = {}
-            slot = 0
-            next_dump = dumps_every if dumps_every > 0 else -1
+            next_dump = sink.kmem_total() + dumps_every if dumps_every > 0 else -1
             n_mid = 0
             last_sec = int(sink.t_ns // 1_000_000_000)
-            for op, a, order, cpu in workload:
+            for op, a, order, cpu in it:
                 if tick:
                     sec = int(sink.t_ns // 1_000_000_000)
                     if sec > last_sec:
@@ -433,27 +492,16 @@ def synth_capture(out_dir: str | os.PathLike[str], machine: Machine,
                         to_next = 1_000_000_000 - now % 1_000_000_000
                         m.tick((to_next + (sec - last_sec - 1) * 1_000_000_000) / 1e9)
                         last_sec = sec
-                res.requests += 1
-                if op == OP_ALLOC:
-                    p = m.alloc_pages(a, order, cpu)
-                    if p is None:
-                        res.alloc_failures += 1
-                    else:
-                        pfns[slot] = p
-                        res.allocs += 1
-                    slot += 1
-                else:
-                    p = pfns.pop(a, None)
-                    if p is not None:
-                        m.free_pages(p, order, cpu)
-                        res.frees += 1
+                request(op, a, order, cpu)
                 if 0 < next_dump <= sink.kmem_total():
+                    flush()
                     m.detach(sink)
                     n_mid += 1
                     dump(f"snap_m{n_mid:02d}_events_{sink.kmem_total()}")
                     m.attach(sink)
                     while next_dump <= sink.kmem_total():
                         next_dump += dumps_every
+            flush()
         finally:
             m.detach(sink)
         window_end = dict(sink.counts)
@@ -483,7 +531,8 @@ def synth_capture(out_dir: str | os.PathLike[str], machine: Machine,
         "synthetic": {"generator": "pagealloc.workload.synth", "profile": m.profile.name,
                       "cpus": m.ncpus, "requests": res.requests, "allocs": res.allocs,
                       "alloc_failures": res.alloc_failures, "frees": res.frees,
-                      "dumps_every": dumps_every, "tick": tick, **(meta or {})},
+                      "dumps_every": dumps_every, "tick": tick, "untraced": untraced,
+                      "warmup": warmup, "batch_frees": batch_frees, **(meta or {})},
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     res.trace_lines = total + _HEADER_LINES
@@ -497,40 +546,84 @@ def synth_mixed(out_dir: str | os.PathLike[str], *, memory: str = "1G", cpus: in
                 requests: int = 20000, seed: int = 1, dumps_every: int = 5000,
                 profile: str = "linux-7.2", target_occupancy: float = 0.6,
                 order_weights: tuple[float, float, float, float, float] = (70, 10, 8, 7, 5),
-                tick: bool = False) -> SynthResult:
+                tick: bool = False, step_us: int = 1, untraced: int = 0, warmup: int = 0,
+                batch_frees: int = 0, machine: dict[str, Any] | None = None) -> SynthResult:
     """A synthetic capture of the seeded mixed stream (:mod:`pagealloc.workload.mixed`) on a
-    fresh machine: ``requests`` allocations and frees spread over ``cpus`` CPUs."""
-    m = Machine(memory=memory, cpus=cpus, profile=profile)
+    fresh machine: ``requests`` allocations and frees spread over ``cpus`` CPUs (the
+    first ``untraced`` and ``warmup`` of them before the first dump, see
+    :func:`synth_capture`).  ``machine``: more :class:`~pagealloc.config.MachineConfig`
+    fields, e.g. ``{"percpu_pagelist_high_fraction": 400}`` for small pcp lists (drains)."""
+    m = Machine(memory=memory, cpus=cpus, profile=profile, **(machine or {}))
     spec = MixedSpec(events=requests, seed=seed, cpus=cpus, target_occupancy=target_occupancy,
                      order_weights=order_weights)
     ram_pages = sum(b - a for a, b in m.ram_ranges)
     meta = {"workload": "mixed", "memory": memory, "seed": seed,
-            "target_occupancy": target_occupancy, "order_weights": list(order_weights)}
+            "target_occupancy": target_occupancy, "order_weights": list(order_weights),
+            "machine": dict(machine or {})}
     return synth_capture(out_dir, m, mixed_stream(spec, ram_pages), dumps_every, tick=tick,
-                         meta=meta)
+                         step_us=step_us, untraced=untraced, warmup=warmup,
+                         batch_frees=batch_frees, meta=meta)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="pagealloc synth",
-                                 description="Write a synthetic capture: the model runs the "
-                                             "seeded mixed stream and traces and dumps itself.")
-    ap.add_argument("out", type=Path)
+def add_parser(sub: Any) -> None:
+    """The ``pagealloc synth`` subcommand (called by :func:`pagealloc.cli.make_parser`)."""
+    sp = sub.add_parser("synth", help="write a synthetic capture: the model runs the seeded "
+                        "mixed stream, tracing and dumping itself (replay/fidelity input "
+                        "with a known ground truth, any number of CPUs)")
+    _add_arguments(sp)
+    sp.set_defaults(func=cmd_synth)
+
+
+def _add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("out", type=Path, help="the capture directory to write (replaced)")
     ap.add_argument("--memory", default="1G")
     ap.add_argument("--cpus", type=int, default=1)
-    ap.add_argument("--events", type=int, default=20000, help="workload requests")
+    ap.add_argument("--events", type=int, default=20000, metavar="N",
+                    help="workload requests (allocations and frees)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--dumps-every", type=int, default=5000, help="kmem events between dumps")
+    ap.add_argument("--dumps-every", type=int, default=5000, metavar="N",
+                    help="kmem events between dumps (0: only before and after)")
     ap.add_argument("--profile", default="linux-7.2", choices=("linux-7.2", "linux-6.1"))
-    ap.add_argument("--occupancy", type=float, default=0.6)
-    ap.add_argument("--tick", action="store_true", help="vmstat_update() at whole trace seconds")
-    a = ap.parse_args(argv)
-    r = synth_mixed(a.out, memory=a.memory, cpus=a.cpus, requests=a.events, seed=a.seed,
-                    dumps_every=a.dumps_every, profile=a.profile, target_occupancy=a.occupancy,
-                    tick=a.tick)
+    ap.add_argument("--occupancy", type=float, default=0.6, help="target share of RAM in use")
+    ap.add_argument("--untraced", type=int, default=0, metavar="N",
+                    help="requests run before tracing starts")
+    ap.add_argument("--warmup", type=int, default=0, metavar="N",
+                    help="traced requests before the first dump")
+    ap.add_argument("--batch-frees", type=int, default=0, metavar="N",
+                    help="free runs of frees on one CPU through free_unref_folios(), N at most")
+    ap.add_argument("--tick", action="store_true",
+                    help="vmstat_update() on every CPU at each whole trace second")
+    ap.add_argument("--step-us", type=int, default=1, metavar="US",
+                    help="microseconds between trace lines")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="a MachineConfig field, e.g. percpu_pagelist_high_fraction=400")
+
+
+def cmd_synth(args: Any) -> int:
+    """``pagealloc synth OUT``."""
+    fields: dict[str, Any] = {}
+    for item in args.set:
+        key, eq, val = item.partition("=")
+        if not eq:
+            raise ValueError(f"--set {item!r}: expected FIELD=VALUE")
+        fields[key] = int(val) if val.lstrip("-").isdigit() else val
+    r = synth_mixed(args.out, memory=args.memory, cpus=args.cpus, requests=args.events,
+                    seed=args.seed, dumps_every=args.dumps_every, profile=args.profile,
+                    target_occupancy=args.occupancy, tick=args.tick, step_us=args.step_us,
+                    untraced=args.untraced, warmup=args.warmup, batch_frees=args.batch_frees,
+                    machine=fields)
     print(f"{r.out_dir}: {r.trace_lines} trace lines, {len(r.dumps)} dumps, "
           f"{r.allocs} allocs ({r.alloc_failures} failed), {r.frees} frees; "
           + " ".join(f"{k}={v}" for k, v in r.events.items()))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m pagealloc.workload.synth",
+                                 description="Write a synthetic capture: the model runs the "
+                                             "seeded mixed stream and traces and dumps itself.")
+    _add_arguments(ap)
+    return cmd_synth(ap.parse_args(argv))
 
 
 if __name__ == "__main__":
