@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pagealloc.cli import main
 from pagealloc.machine import Machine
 from pagealloc.mm.mmzone import PAGEBLOCK_ORDER
 from pagealloc.profiles import get_profile
@@ -173,8 +174,55 @@ def test_four_cpu_follow_is_exact(cap4: Path) -> None:
                           "(DecideReplay.on_alloc: m.alloc.alloc_pages(..., 0); on_free: "
                           "free_frozen_pages(..., 0); pcp[0] in give_back/repair_refill/"
                           "apply_lookahead; fold_vmstat folds CPU 0 only), not on the "
-                          "event's CPU: about 74 % on a 4-CPU synthetic capture", strict=False)
+                          "event's CPU: 57-83 % PFN match on 4-CPU synthetic captures",
+                   strict=False)
 def test_four_cpu_decide_is_exact(cap4: Path) -> None:
     res = decide(cap4)
     allocs = sum(r["stats"]["allocs"] for r in res)
     assert sum(r["stats"].get("match", 0) for r in res) == allocs
+
+
+def test_warmup_untraced_and_batched_frees_replay_exactly(tmp_path: Path) -> None:
+    """Blocks in use before tracing started (orders only in kpageflags and the frees),
+    allocations outstanding at the first dump, and frees through free_unref_folios()
+    (mm_page_free then mm_page_free_batched): still exact on one CPU."""
+    out = tmp_path / "c"
+    r = synth_mixed(out, memory="512M", cpus=1, requests=8000, seed=4, dumps_every=3000,
+                    untraced=1500, warmup=500, batch_frees=8)
+    assert r.events["mm_page_free_batched"] > 0
+    intervals = load_intervals(out, get_profile("linux-7.2").gfp_table)
+    assert intervals[0].outstanding                       # the warm-up's allocations
+    fr = follow(out, None, intervals)
+    assert sum(x.inconsistencies for x in fr) == 0
+    assert set().union(*(x.explained for x in fr)) <= {"mm_page_free_batched duplicate (README 9.6)"}
+    res = decide(out, None, [iv for iv in intervals if iv.next_id is not None])
+    allocs = sum(x["stats"]["allocs"] for x in res)
+    assert allocs and sum(x["stats"].get("match", 0) for x in res) == allocs
+    assert all(x["state_at_next_dump"]["free_block_agreement"] == 1.0 for x in res)
+
+
+@pytest.mark.xfail(reason="6.1 drains return a pcp page to the free list of its cached "
+                          "migratetype (page->index, Mem.pkind); state._install_dump zeroes "
+                          "pkind of the dump's pcp pages, so a page on a pcp list at the "
+                          "dump is drained to the Unmovable list (decide.on_drain ignores "
+                          "the drain line's migratetype): 95-99 % PFN match", strict=False)
+def test_one_cpu_61_with_drains_decides_exactly(tmp_path: Path) -> None:
+    out = tmp_path / "c"
+    r = synth_mixed(out, memory="512M", cpus=1, requests=6000, seed=1, dumps_every=1500,
+                    profile="linux-6.1", machine={"percpu_pagelist_high_fraction": 400})
+    assert r.events["mm_page_pcpu_drain"] > 0
+    assert sum(x.inconsistencies for x in follow(out)) == 0
+    res = decide(out, "linux-6.1")
+    allocs = sum(x["stats"]["allocs"] for x in res)
+    assert sum(x["stats"].get("match", 0) for x in res) == allocs
+
+
+def test_cli_synth_then_fidelity(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "c"
+    assert main(["synth", str(out), "--memory", "256M", "--cpus", "2", "--events", "2000",
+                 "--dumps-every", "1000", "--set", "percpu_pagelist_high_fraction=100"]) == 0
+    assert "trace lines" in capsys.readouterr().out
+    assert json.loads((out / "summary.json").read_text())["synthetic"]["cpus"] == 2
+    assert main(["fidelity", str(out), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["follow_inconsistencies"] == 0 and row["kernel"] == "7.2"
