@@ -67,7 +67,7 @@ from pagealloc.profiles import KNOBS, Profile, ProfileError, get_profile, with_k
 
 __all__ = ("Comparison", "Variant", "compare_scenario", "compare_trace", "measure_state",
            "mixed_pageblocks", "parquet_table", "parse_knob_value", "parse_variant", "render",
-           "render_table", "run_scenario_measured", "track_contents", "write_outputs",
+           "render_table", "run_scenario_measured", "scenario_row", "track_contents", "write_outputs",
            "write_pageblock_plot", "write_plots")
 
 PAGEBLOCK_SHIFT = 9
@@ -331,7 +331,17 @@ def run_scenario_variant(scn: Any, variant: Variant, seed: int | None, scale: fl
     before = machine_counters(m)
     samples: list[dict[str, int]] = []
     res = _sampling_runner(scn, m, seed, scale, every, samples).run()
-    row = summarize_machine(m, before, samples[:-1] if samples else [], params)
+    return scenario_row(scn, m, before, samples, res, params), samples, m
+
+
+def scenario_row(scn: Any, m: Machine, before: Mapping[str, int],
+                 samples: Sequence[Mapping[str, int]], res: Any,
+                 params: CostParams = CostParams()) -> dict[str, Value]:
+    """The table's rows for a finished scenario run ``res`` on ``m``: the machine's
+    (:func:`summarize_machine`; ``samples`` ends with the end sample) and the run's
+    requests, failures by order and kind and unmapped pages allocated."""
+    from pagealloc.workload import scenario as S
+    row = summarize_machine(m, before, list(samples[:-1]) if samples else [], params)
     row["events"] = res.events
     row["allocs"] = res.allocs
     row["model_seconds"] = round(res.model_seconds, 3)
@@ -342,7 +352,7 @@ def run_scenario_variant(scn: Any, variant: Variant, seed: int | None, scale: fl
         row[f"failures order={o}"] = n
     for k, n in res.failures_by_kind.items():
         row[f"failures kind={k}"] = n
-    return row, samples, m
+    return row
 
 
 def compare_scenario(scenario: str, variants: Sequence[Variant], *, seed: int | None = None,

@@ -122,6 +122,8 @@ _DEFERRED_INIT_NS_PER_PAGE = 1148e6 / ((1 << 40) // 4 // PAGE_SIZE)
 #: single-threaded serial folio_copy: 3.31 GB/s with 4K folios, 11.02 GB/s with 2M folios
 _MOVE_PAGES_4K_BYTES_PER_NS = 3.31
 _MOVE_PAGES_2M_BYTES_PER_NS = 11.02
+#: per 4 KiB page, move_pages() of 4K folios less the copy: unmap, TLB flush, remap
+_UNMAP_REMAP_NS = PAGE_SIZE / _MOVE_PAGES_4K_BYTES_PER_NS - PAGE_SIZE / _MOVE_PAGES_2M_BYTES_PER_NS
 #: Huang Ying, "mm, THP, swap: delay splitting THP after swapped out": swap-out throughput
 #: 5.81 GB/s (before the patch) with 16 processes, vm-scalability swap-w-seq, Xeon E5 v3,
 #: swap on a RAM-simulated PMEM device
@@ -285,7 +287,7 @@ class CostParams:
         "Garg, move_pages() 2M folios 11.02 GB/s, vanilla v7.1-rc1, "
         "https://lkml.iu.edu/hypermail/linux/kernel/2605.1/00684.html", inferred=True)
     migrate_page_ns: float = _p(
-        PAGE_SIZE / _MOVE_PAGES_4K_BYTES_PER_NS - PAGE_SIZE / _MOVE_PAGES_2M_BYTES_PER_NS,
+        _UNMAP_REMAP_NS,
         "ns/page",
         "Garg, move_pages() 4K folios 3.31 GB/s less the copy at 11.02 GB/s, "
         "https://lkml.iu.edu/hypermail/linux/kernel/2605.1/00684.html", inferred=True)
@@ -294,13 +296,13 @@ class CostParams:
         "= compact_scan_per_page_ns (one struct page visit; lower bound), "
         "https://lkml.iu.edu/hypermail/linux/kernel/1504.3/03018.html", inferred=True)
     reclaim_steal_per_page_ns: float = _p(
-        PAGE_SIZE / _MOVE_PAGES_4K_BYTES_PER_NS - PAGE_SIZE / _MOVE_PAGES_2M_BYTES_PER_NS,
+        _UNMAP_REMAP_NS,
         "ns/page",
         "= migrate_page_ns (unmap through the rmap, TLB flush, mapping update), "
         "https://lkml.iu.edu/hypermail/linux/kernel/2605.1/00684.html", inferred=True)
     swap_out_per_page_ns: float = _p(
         _SWAP_OUT_PROCESSES * PAGE_SIZE / _SWAP_OUT_BYTES_PER_NS
-        - (PAGE_SIZE / _MOVE_PAGES_4K_BYTES_PER_NS - PAGE_SIZE / _MOVE_PAGES_2M_BYTES_PER_NS)
+        - _UNMAP_REMAP_NS
         - _DEFERRED_INIT_NS_PER_PAGE - 231 / 3.0 / 2, "ns/page",
         "Huang Ying, swap-out 5.81 GB/s with 16 processes (PMEM swap), less scan, steal and "
         "free, <20170724051840.2309-12-ying.huang@intel.com>; upper bound", inferred=True)

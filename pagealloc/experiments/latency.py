@@ -148,7 +148,7 @@ def run_scenario_latency(scn: Any, variant: Any, seed: int | None, scale: float,
                          ) -> tuple[dict[str, Any], list[dict[str, int]], Machine, LatencyRecorder]:
     """:func:`pagealloc.experiments.compare.run_scenario_variant` with every request
     measured: the column's rows, its samples, the machine and the recorder."""
-    from pagealloc.experiments.compare import measure_state, summarize_machine
+    from pagealloc.experiments.compare import measure_state, scenario_row
     from pagealloc.workload import scenario as S
     m = S.build_machine(scn, variant.profile, overrides)
     before = machine_counters(m)
@@ -156,15 +156,5 @@ def run_scenario_latency(scn: Any, variant: Any, seed: int | None, scale: float,
     samples: list[dict[str, int]] = []
     res = recording_runner(scn, m, rec, seed=seed, scale=scale, every=every,
                            sample=lambda mm, n: samples.append(measure_state(mm) | {"event": n})).run()
-    row: dict[str, Any] = summarize_machine(m, before, samples[:-1] if samples else [], params)
-    row["events"] = res.events
-    row["allocs"] = res.allocs
-    row["model_seconds"] = round(res.model_seconds, 3)
-    row["unmapped_pages_allocated"] = sum(
-        st.pages for s, st in zip(scn.sources, res.sources.values())
-        if S.KINDS[s.kind].unmapped or (s.gfp is not None and "__GFP_UNMAPPED" in s.gfp))
-    for o, n in res.failures_by_order.items():
-        row[f"failures order={o}"] = n
-    for k, n in res.failures_by_kind.items():
-        row[f"failures kind={k}"] = n
+    row: dict[str, Any] = scenario_row(scn, m, before, samples, res, params)
     return row, samples, m, rec
