@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pagealloc.machine import Machine
+from pagealloc.mm.freetype import MIGRATE_HIGHATOMIC
 from pagealloc.mm.mmzone import (
     KIND_COMPOUND,
     NIL,
@@ -55,6 +56,8 @@ from pagealloc.mm.mmzone import (
     PS_ISOLATED,
     PS_MASK,
     PS_PCP,
+    PerCpuPages,
+    Zone,
 )
 from pagealloc.mm.tracepoints import TraceRecorder
 from pagealloc.workload.ftrace import TraceEvent
@@ -90,6 +93,12 @@ def covering_block(m: Machine, pfn: int) -> tuple[int, int, int]:
     return NIL, 0, 0
 
 
+def pcp_holding(m: Machine, zone: Zone, lid: int) -> PerCpuPages:
+    """The pcp (of whichever CPU) whose lists include list ``lid``."""
+    nr_lists = m.profile.nr_pcp_lists
+    return next(p for p in zone.pcp if p.list_base <= lid < p.list_base + nr_lists)
+
+
 def take_page(m: Machine, pfn: int, order: int) -> bool:
     """Force the block [pfn, pfn + 2^order) allocated, wherever the model holds it."""
     mem, alloc = m.mem, m.alloc
@@ -104,7 +113,7 @@ def take_page(m: Machine, pfn: int, order: int) -> bool:
             return False
         mem.list_del(pfn)
         mem.pstate[pfn] = 0
-        pcp = next(p for p in zone.pcp if p.list_base <= mem.plist[pfn] < p.list_base + m.profile.nr_pcp_lists)
+        pcp = pcp_holding(m, zone, mem.plist[pfn])
         pcp.count -= 1 << order
     else:
         ft = mem.get_pfnblock_freetype(head)
@@ -193,9 +202,11 @@ def _split_free_block_at(m: Machine, pfn: int) -> bool:
             add(cur + size, high)
 
 
-def prepare_free(m: Machine, pfn: int, order: int, pending: dict[int, set[int]]) -> str:
+def prepare_free(m: Machine, pfn: int, order: int, pending: dict[int, set[int]],
+                 cpu: int = 0) -> str:
     """Make the model's state admit a free of (pfn, order); return how.  ``pending`` holds,
-    per high-order block being freed page by page, the pages freed so far.
+    per high-order block being freed page by page, the pages freed so far; ``cpu`` is the
+    CPU of the free (a completed vfree block goes to its pcp list).
 
     ``vfree_page``/``vfree_block``: 7.2 ``vfree()`` -> ``free_pages_bulk()``: the pages
     of a non-compound block are traced one by one by ``free_pages_prepare()``, then the
@@ -213,7 +224,7 @@ def prepare_free(m: Machine, pfn: int, order: int, pending: dict[int, set[int]])
         done.add(pfn)
         if len(done) == 1 << horder:
             del pending[head]
-            m.alloc.free_frozen_pages(head, horder, 0)
+            m.alloc.free_frozen_pages(head, horder, cpu)
             return "vfree_block"
         return "vfree_page"
     if st == PS_ALLOC and horder > order and not mem.pkind[head] & KIND_COMPOUND:
@@ -319,6 +330,10 @@ class DecideReplay:
             interval = next(iv for iv in load_intervals(capture, m.profile.gfp_table)
                             if iv.dump_id == dump_id)
         self.interval = interval
+        #: CPUs of the machine: the dump's pagesets (an event on another CPU is an error)
+        self.ncpus = m.ncpus
+        #: the CPU of the event being applied (``smp_processor_id()``)
+        self.cpu = 0
         self.restore_outstanding_orders()
         self.rec = TraceRecorder()
         m.attach(self.rec)
@@ -335,6 +350,10 @@ class DecideReplay:
         #: an ``mm_page_alloc_extfrag`` since the last allocation: on 7.2 a claimed block's
         #: first page, handed out first, has no ``zone_locked`` line (traces README 9.3)
         self.extfrag_since_alloc = False
+        #: the three fields above are the current CPU's (:attr:`cpu`); the other CPUs'
+        #: are kept here (a refill and its allocation run on one CPU, and other CPUs'
+        #: lines may come between them): cpu -> (refill pages, refill type, extfrag seen)
+        self.other_cpus: dict[int, tuple[list[int], tuple[int, int], bool]] = {}
         #: per high-order block being vfree'd page by page, the pages freed so far
         self.pending_vfree: dict[int, set[int]] = {}
         #: pages another, preempted task took before this point: pfn -> order; their
@@ -572,14 +591,21 @@ class DecideReplay:
         """``vmstat_update()`` -> ``refresh_cpu_vm_stats()`` folds the per-CPU vmstat
         deltas about once a second (``round_jiffies_relative(sysctl_stat_interval)``, both
         kernels); the watermark checks read the folded ``NR_FREE_PAGES``, so the fold times
-        matter at the watermarks: fold at whole trace seconds."""
+        matter at the watermarks: fold at whole trace seconds.  ``vmstat_update()`` is per-CPU
+        work, each CPU folding its own deltas: every CPU's are folded at each whole second
+        (the rule the synthetic captures' ``Machine.tick()`` follows; the kernel's
+        ``round_jiffies`` skews CPU n by 3n jiffies, which no trace line shows)."""
         if ts < self.next_fold:
             return
         self.next_fold = float(int(ts) + 1)
         for z in self.m.zones:
-            if z.pcp and z.vm_free_diff[0]:
-                z.vm_nr_free_pages += z.vm_free_diff[0]
-                z.vm_free_diff[0] = 0
+            if not z.pcp:
+                continue
+            diff = z.vm_free_diff
+            for cpu, d in enumerate(diff):
+                if d:
+                    z.vm_nr_free_pages += d
+                    diff[cpu] = 0
         self.stats["vmstat_folds"] += 1
 
     def explain_skipped_pcp_page(self, q: int, i: int, pid: int, order: int) -> str:
@@ -631,7 +657,7 @@ class DecideReplay:
         if not (why_p and q == k):
             return p
         zone = m.alloc.zone_of(k)
-        pcp = zone.pcp[0]
+        pcp = pcp_holding(m, zone, mem.plist[k])
         for x, why in [(p, why_p)] + chain:
             stats[why] += 1
             if x != p:
@@ -653,7 +679,7 @@ class DecideReplay:
         """Continue from the kernel's pcp refill (``rmqueue_bulk()``, both kernels): pages
         the model moved to the pcp list and the kernel did not go back to the buddy lists;
         the kernel's go from the buddy lists to the list's tail (``list_add_tail()``), in its
-        order."""
+        order, on the pcp of the refilling CPU (:attr:`cpu`)."""
         m, stats = self.m, self.stats
         kset = set(kernel)
         for q in model:
@@ -665,7 +691,7 @@ class DecideReplay:
             # the kernel refills an empty list: pages the model still holds on it are
             # ones the kernel's list no longer had (resync them to the buddy lists)
             zone = m.alloc.zone_of(kernel[0])
-            lid = zone.pcp[0].list_base + m.profile.order_to_pindex(mt, order)
+            lid = zone.pcp[self.cpu].list_base + m.profile.order_to_pindex(mt, order)
             for q in m.mem.list_entries(lid):
                 if q not in kset:
                     m.alloc.drain_pcp_page(q, order)
@@ -677,7 +703,7 @@ class DecideReplay:
             if not take_page(m, q, order):
                 stats["refill_page_not_free_in_model"] += 1
                 continue
-            m.alloc.pcp_insert(m.alloc.zone_of(q).pcp[0], q, mt, order, tail=True)
+            m.alloc.pcp_insert(m.alloc.zone_of(q).pcp[self.cpu], q, mt, order, tail=True)
             stats["refill_pages_taken"] += 1
 
     def apply_refill_without_alloc(self) -> None:
@@ -697,8 +723,9 @@ class DecideReplay:
 
     def give_back(self, p: int, order: int, req_mt: int) -> None:
         """Undo the model's allocation of ``p`` where it came from: the head of the pcp
-        list it was popped from (``__rmqueue_pcplist()`` takes the head; pcp hits and
-        refills both use the request's migratetype list), or the buddy lists.  A pick the
+        list it was popped from (``__rmqueue_pcplist()`` takes the head of the allocating
+        CPU's list; pcp hits and refills both use the request's migratetype list), or the
+        buddy lists.  A pick the
         model's state holds only because a softirq free skipped the pcp lists in the kernel
         (README 9.5, ``free_one_page()``) goes to the buddy lists."""
         m = self.m
@@ -713,7 +740,7 @@ class DecideReplay:
             m.alloc.free_one_page(zone, p, order, 0)
         elif _pcp_order(order):
             mt = req_mt if 0 <= req_mt < 3 else (ft & 7 if (ft & 7) < 3 else 1)
-            m.alloc.pcp_insert(zone.pcp[0], p, mt, order, tail=False)
+            m.alloc.pcp_insert(zone.pcp[self.cpu], p, mt, order, tail=False)
         else:
             m.mem.pstate[p] = PS_ALLOC | order
             m.alloc.free_one_page(zone, p, order, 0)
@@ -790,6 +817,7 @@ class DecideReplay:
             return
         from pagealloc.mm.compaction import CompactControl, isolate_freepages_block
         m, stats = self.m, self.stats
+        m.alloc.cpu = ev.cpu                 # the compacting CPU accounts the isolated pages
         if not (0 <= lo < hi <= m.mem.max_pfn) or m.mem.pb_zone[lo >> PAGEBLOCK_ORDER] == 0xFF:
             stats["compaction_isolate_out_of_range"] += 1
             return
@@ -849,7 +877,7 @@ class DecideReplay:
             return False
         rec = self.rec
         rec.events.clear()
-        p = m.alloc.alloc_pages(f["gfp_flags"], order, 0)
+        p = m.alloc.alloc_pages(f["gfp_flags"], order, self.cpu)
         p = self.apply_lookahead(p, k, i, ev.pid, order)
         stats["extfrag_model"] += sum(1 for e in rec.events if e[0] == "mm_page_alloc_extfrag")
         model_refill = [a[0] for (n_, _c, a) in rec.events if n_ == "mm_page_alloc_zone_locked" and a[3]]
@@ -915,16 +943,16 @@ class DecideReplay:
                 m.mem.pkind[pfn + 1:pfn + (1 << o)] = bytes((1 << o) - 1)
                 m.mem.pstate[pfn] = PS_ALLOC | o
                 m.mem.pkind[pfn] = kind
-                m.alloc.free_frozen_pages(pfn, o, 0)
+                m.alloc.free_frozen_pages(pfn, o, self.cpu)
                 stats["free_contig_chunk_order%d" % o] += 1
                 pfn += 1 << o
                 left -= 1 << o
         else:
             for q in pfns:
-                how = prepare_free(m, q, 0, self.pending_vfree)
+                how = prepare_free(m, q, 0, self.pending_vfree, self.cpu)
                 stats["free_" + how] += 1
                 if how in ("ok", "split", "coalesce"):
-                    m.alloc.free_frozen_pages(q, 0, 0)
+                    m.alloc.free_frozen_pages(q, 0, self.cpu)
         return True
 
     def on_free(self, ev: TraceEvent) -> None:
@@ -939,7 +967,7 @@ class DecideReplay:
             self.softirq_freed.add(f["pfn"])
         else:
             self.softirq_freed.discard(f["pfn"])
-        how = prepare_free(m, f["pfn"], f["order"], self.pending_vfree)
+        how = prepare_free(m, f["pfn"], f["order"], self.pending_vfree, self.cpu)
         if how == "already_free" and take_page(m, f["pfn"], f["order"]):
             how = "bulk_allocated"
         stats["free_" + how] += 1
@@ -949,19 +977,59 @@ class DecideReplay:
                 zone = m.alloc.free_pages_prepare(f["pfn"], f["order"])
                 m.alloc.free_one_page(zone, f["pfn"], f["order"], 0)
             else:
-                m.alloc.free_frozen_pages(f["pfn"], f["order"], 0)
+                m.alloc.free_frozen_pages(f["pfn"], f["order"], self.cpu)
 
     def on_drain(self, ev: TraceEvent) -> None:
         """``mm_page_pcpu_drain``: decide mode follows the kernel's pcp drains (every pcp
         -> buddy move is traced by ``free_pcppages_bulk()``); only the allocations are the
-        model's to choose."""
-        if self.follow_drains:
-            f = ev.fields
-            self.stats["drains_applied" if self.m.alloc.drain_pcp_page(f["pfn"], f["order"])
-                       else "drains_not_on_model_pcp"] += 1
+        model's to choose.
 
-    def step(self, i: int, ev: TraceEvent) -> bool:
-        """Apply event ``i``; False when the limit check is to be skipped."""
+        The line's CPU is the drainer's, not always the owner's: ``__drain_all_pages()``
+        drains every CPU's lists from the calling CPU (``drain_pages_zone(cpu, zone)``,
+        7.2 and 6.1), so the page leaves whichever CPU's pcp list holds it
+        (``PageAllocator.drain_pcp_page()``), and the buddy accounting
+        (``__free_one_page()`` -> ``account_freepages()``) goes to the drainer's vmstat
+        delta (:attr:`cpu`).  The line's ``migratetype`` is the free list the page goes
+        to: on 6.1 the type cached in ``page->index`` at free or refill
+        (``get_pcppage_migratetype()``; the pageblock's when the zone has isolated
+        pageblocks), which the model can have lost (a page taken back from the buddy
+        lists by a repair), so it is the source; on 7.2 ``get_pfnblock_migratetype()``,
+        checked against the model's pageblock (``drain_migratetype_differs``)."""
+        if not self.follow_drains:
+            return
+        f = ev.fields
+        pfn, order, mt = f["pfn"], f["order"], f["migratetype"]
+        m, stats = self.m, self.stats
+        mem = m.mem
+        if 0 <= pfn < mem.max_pfn and mem.pstate[pfn] == PS_PCP | order:
+            if m.profile.pcp_cached_migratetype:
+                # 6.1 prints Isolate as 4; a pcp page's cached type is U/M/R or HighAtomic
+                if not m.alloc.zone_of(pfn).nr_isolate_pageblock and 0 <= mt <= MIGRATE_HIGHATOMIC \
+                        and mem.pkind[pfn] != mt:
+                    stats["drain_cached_type_from_trace"] += 1
+                    mem.pkind[pfn] = mt
+            elif mt != mem.get_pfnblock_migratetype(pfn):
+                stats["drain_migratetype_differs"] += 1
+        stats["drains_applied" if m.alloc.drain_pcp_page(pfn, order)
+              else "drains_not_on_model_pcp"] += 1
+
+    def set_cpu(self, cpu: int) -> None:
+        """Make ``cpu`` the running CPU (``smp_processor_id()``): the model's allocations,
+        frees and pcp repairs use its pcp lists, its vmstat delta is the one accounted, and
+        the pending refill state (:attr:`kernel_refill`) is its own."""
+        if cpu != self.cpu:
+            self.other_cpus[self.cpu] = (self.kernel_refill, self.kernel_refill_type,
+                                         self.extfrag_since_alloc)
+            self.kernel_refill, self.kernel_refill_type, self.extfrag_since_alloc = \
+                self.other_cpus.pop(cpu, ([], (0, 0), False))
+            self.cpu = cpu
+        self.m.alloc.cpu = cpu
+
+    def step(self, i: int, ev: TraceEvent, cpu: int | None = None) -> bool:
+        """Apply event ``i`` on ``cpu`` (default the event's own; a batched free is applied
+        at its ``mm_page_free_batched`` line, on that line's CPU, which commits it to its
+        pcp list); False when the limit check is to be skipped."""
+        self.set_cpu(ev.cpu if cpu is None else cpu)
         name = ev.name
         if name == "mm_page_alloc_extfrag":
             self.stats["extfrag_kernel"] += 1
@@ -994,6 +1062,7 @@ class DecideReplay:
         self.infer_pcp_skipping_frees()
         self.find_vfree_contig_runs()
         self.index_by_pfn()
+        self.check_cpus()
         events, skip, deferred, limit = self.events, self.skip, self.deferred, self.limit
         self.next_fold = float(int(events[0].ts) + 1) if events else 0.0
         isolations = self.isolations
@@ -1005,7 +1074,7 @@ class DecideReplay:
                     self.isolate_freepages(iso)
             if i in skip:
                 continue
-            if self.step(i, deferred.get(i, ev)) and limit and self.stats["allocs"] >= limit:
+            if self.step(i, deferred.get(i, ev), ev.cpu) and limit and self.stats["allocs"] >= limit:
                 stopped = True
                 break
         if not stopped:
@@ -1031,6 +1100,16 @@ class DecideReplay:
             out["state_at_next_dump"] = compare_state(self.m, self.next_ref)
         return out
 
+    def check_cpus(self) -> None:
+        """Every walked event (and compaction isolation) ran on a CPU the machine has: the
+        dump's pagesets give the CPUs, so a line on another CPU is an error naming the
+        trace file and line."""
+        from pagealloc.workload.replay import check_event_cpus
+        check_event_cpus(self.capture, self.events, self.ncpus)
+        for isos in self.isolations.values():
+            check_event_cpus(self.capture, isos, self.ncpus)
+        check_event_cpus(self.capture, self.trailing_isolations, self.ncpus)
+
     def load_next_dump(self) -> None:
         """Load the next dump when the walk will reach it (no ``limit``): the comparison of
         :meth:`result`, and the free pages (buddy and pcp) that
@@ -1052,7 +1131,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["DecideReplay", "compare_state", "covering_block", "main", "prepare_free", "take_page"]
+__all__ = ["DecideReplay", "compare_state", "covering_block", "main", "pcp_holding", "prepare_free",
+           "take_page"]
 
 
 if __name__ == "__main__":

@@ -25,13 +25,14 @@ Modes (``pagealloc replay CAPTURE --mode ...``):
     sum of ``nr_taken``).  Only the rest counts as ``unexplained``.  At each next dump the
     replay's free set is compared with the dump's.
 ``decide``
-    lets the model choose every allocation from the same state and compares its PFN with the
-    kernel's, by order/migratetype and by path (pcp hit, pcp refill, buddy), then repairs the
-    state to the kernel's choice and goes on (:func:`decide`, the engine of
-    :class:`pagealloc.workload.decide.DecideReplay`; compaction's event-less free-page
-    isolation is replayed by the model's ``isolate_freepages_block()`` over the traced
-    ranges); at each next dump the model's allocator state (free blocks, pageblock types,
-    pagetypeinfo cells, pcp pages) is compared with the dump.
+    lets the model choose every allocation from the same state, on the CPU of the event, and
+    compares its PFN with the kernel's, by order/migratetype and by path (pcp hit, pcp
+    refill, buddy), then repairs the state to the kernel's choice and goes on
+    (:func:`decide`, the engine of :class:`pagealloc.workload.decide.DecideReplay`;
+    compaction's event-less free-page isolation is replayed by the model's
+    ``isolate_freepages_block()`` over the traced ranges); at each next dump the model's
+    allocator state (free blocks, pageblock types, pagetypeinfo cells, pcp pages) is
+    compared with the dump.
 ``drive``
     what-if: the model makes every decision itself and the kernel's PFNs are only handles
     (an allocation maps the kernel's PFN to the model's block; a free frees the model's
@@ -47,7 +48,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from pagealloc.mm import gfp as G
 from pagealloc.mm.gfp import GfpParseError, GfpTable
@@ -82,6 +83,17 @@ def trace_path(capture: Path) -> Path:
         if p.exists():
             return p
     raise ReplayError(str(capture), 0, "trace", "no trace.txt[.xz|.gz|.zst] in the capture")
+
+
+def check_event_cpus(capture: Path, events: Iterable[TraceEvent], ncpus: int) -> None:
+    """Raise :class:`ReplayError` naming the trace file and line of the first event that
+    ran on a CPU the machine does not have: decide and drive run every event on its CPU
+    (``[cpu]`` field), and the dump's pagesets give the machine's CPUs."""
+    for ev in events:
+        if ev.cpu >= ncpus:
+            raise ReplayError(str(trace_path(capture)), ev.lineno, "cpu",
+                              f"{ev.name} on CPU {ev.cpu}, but the dump has pagesets for "
+                              f"{ncpus} CPU{'s' if ncpus != 1 else ''} (0..{ncpus - 1})")
 
 
 def dump_snapshots(capture: Path) -> dict[int, str]:
@@ -422,7 +434,9 @@ def drive(capture: Path, profile: Any = None, rules: list[WhatIf] | None = None,
 
     Blocks outstanding at the first dump keep the kernel's PFNs (they are the dump's); a
     free of a PFN the replay never saw allocated is skipped and counted.  A kernel block
-    freed page by page (README 9.7) is split in the model first (``split_page()``).
+    freed page by page (README 9.7) is split in the model first (``split_page()``).  Each
+    allocation and free runs on the CPU of its trace line (its pcp lists, its vmstat
+    delta); a line on a CPU the first dump has no pageset for is a :class:`ReplayError`.
 
     ``machine``: start from this machine (from :func:`first_dump_machine`, e.g. to read its
     counters first) instead of loading the first dump.  ``sample``: called with the machine
@@ -450,6 +464,8 @@ def drive(capture: Path, profile: Any = None, rules: list[WhatIf] | None = None,
             first = False
             for pfn, (order, _gfp) in iv.outstanding.items():
                 handle.setdefault(pfn, (pfn, order))
+        check_event_cpus(capture, (e for e in iv.events
+                                   if e.name in ("mm_page_alloc", "mm_page_free")), m.ncpus)
         for ev in iv.events:
             if 0 <= next_sample <= res.events and sample is not None:
                 # the state after the request that reached the cadence (branches below
@@ -483,7 +499,7 @@ def drive(capture: Path, profile: Any = None, rules: list[WhatIf] | None = None,
                 if drop:
                     continue
                 res.allocs += 1
-                p = m.alloc_pages(gfp, order, 0, unmapped=unmapped,
+                p = m.alloc_pages(gfp, order, ev.cpu, unmapped=unmapped,
                                   owner=owner_of_unmapped if (unmapped or gfp & G.__GFP_UNMAPPED) else None)
                 if p is None:
                     res.failures += 1
@@ -503,11 +519,11 @@ def drive(capture: Path, profile: Any = None, rules: list[WhatIf] | None = None,
                             inner.pop(kpfn + q, None)
                         for q in range(1, 1 << order):
                             inner.pop(kpfn + q, None)
-                        _free(m, p, order, res)
+                        _free(m, p, order, res, ev.cpu)
                     else:
                         for q in range(1, 1 << horder):
                             inner.pop(kpfn + q, None)
-                        _free(m, p, horder, res)
+                        _free(m, p, horder, res, ev.cpu)
                 elif kpfn in inner:
                     head = inner.pop(kpfn)
                     p, horder = handle.pop(head)
@@ -516,7 +532,7 @@ def drive(capture: Path, profile: Any = None, rules: list[WhatIf] | None = None,
                         if head + q != kpfn:
                             handle[head + q] = (p + q, 0)
                         inner.pop(head + q, None)
-                    _free(m, p + (kpfn - head), 0, res)
+                    _free(m, p + (kpfn - head), 0, res, ev.cpu)
                 else:
                     res.skipped["free_of_unknown_pfn"] += 1
             if limit and res.allocs >= limit:
@@ -540,13 +556,14 @@ def _split(m: Any, pfn: int, order: int) -> None:
         mem.pkind[q] = kind
 
 
-def _free(m: Any, pfn: int, order: int, res: DriveResult) -> None:
+def _free(m: Any, pfn: int, order: int, res: DriveResult, cpu: int = 0) -> None:
     if m.mem.pstate[pfn] & PS_MASK != PS_ALLOC or m.mem.pstate[pfn] & ORDER_MASK != order:
         res.skipped["free_of_model_non_allocated"] += 1
         return
-    m.free_pages(pfn, order)
+    m.free_pages(pfn, order, cpu)
     res.frees += 1
 
 
 __all__ = ["Interval", "FollowResult", "DriveResult", "WhatIf", "ReplayError", "load_intervals",
-           "follow", "follow_interval", "decide", "drive", "first_dump_machine", "parse_what_if", "dump_snapshots", "NIL"]
+           "follow", "follow_interval", "decide", "drive", "first_dump_machine", "parse_what_if", "dump_snapshots",
+           "check_event_cpus", "NIL"]

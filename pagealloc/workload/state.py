@@ -35,12 +35,16 @@ from pagealloc.mm.freetype import (
     MIGRATE_HIGHATOMIC,
     MIGRATE_ISOLATE,
     MIGRATE_MOVABLE,
+    MIGRATE_PCPTYPES,
+    MIGRATE_RECLAIMABLE,
     MIGRATE_TYPES,
+    MIGRATE_UNMOVABLE,
 )
 from pagealloc.mm.mmzone import (
     KIND_COMPOUND,
     KIND_MOVABLE,
     MAX_PAGE_ORDER,
+    NR_LOWORDER_PCP_LISTS,
     NR_PAGE_ORDERS,
     PAGEBLOCK_NR_PAGES,
     PAGEBLOCK_ORDER,
@@ -243,6 +247,7 @@ def _install_dump(m: Machine, dump: BuddyDump) -> None:
                 raise StateImportError(f"{dump.path}: free block {pfn:#x} order {order} misaligned or outside {dz.name}")
             _install_free_block(m, z, pfn, order, list_mt)
         # pcp lists
+        cached_mt = m.profile.pcp_cached_migratetype
         for dp in dz.pcp:
             if dp.cpu >= len(z.pcp):
                 raise StateImportError(f"{dump.path}: zone {dz.name} pcp of cpu {dp.cpu} but {len(z.pcp)} cpus")
@@ -254,6 +259,8 @@ def _install_dump(m: Machine, dump: BuddyDump) -> None:
                 mem.pkind[pfn:pfn + size] = bytes(size)
                 pstate[pfn] = PS_PCP | order
                 mem.list_add_tail(pcp.list_base + pindex, pfn)
+                if cached_mt:
+                    mem.pkind[pfn] = _pcp_cached_migratetype(m, pindex, pfn)
             pcp.count = dp.count
             pcp.high = dp.high
             pcp.batch = dp.batch
@@ -294,6 +301,27 @@ def _install_dump(m: Machine, dump: BuddyDump) -> None:
     m.alloc._gfp_cache.clear()
     # holes inside zone spans that iomem says are not RAM
     _mark_holes(m)
+
+
+def _pcp_cached_migratetype(m: Machine, pindex: int, pfn: int) -> int:
+    """6.1: the migratetype a page on pcp list ``pindex`` has cached in ``page->index``
+    (``set_pcppage_migratetype()``), which ``free_pcppages_bulk()`` frees it back to and
+    which the dump does not print.  ``rmqueue_bulk()`` caches the requested type, the list's;
+    ``free_unref_page()`` caches the pageblock's type and puts HighAtomic (and CMA) pages on
+    the Movable list.  So: the list's type (``pindex`` 0..11: ``3 * order + mt``), except a
+    page of a HighAtomic pageblock on the Movable list (HighAtomic); on the order-9 lists,
+    12 holds Unmovable and Reclaimable (the pageblock's type when it is one of them, else
+    Unmovable) and 13 Movable (HighAtomic as above)."""
+    block_mt = m.mem.get_pfnblock_migratetype(pfn)
+    if pindex < NR_LOWORDER_PCP_LISTS:
+        mt = pindex % MIGRATE_PCPTYPES
+    elif pindex == NR_LOWORDER_PCP_LISTS:
+        mt = block_mt if block_mt == MIGRATE_RECLAIMABLE else MIGRATE_UNMOVABLE
+    else:
+        mt = MIGRATE_MOVABLE
+    if mt == MIGRATE_MOVABLE and block_mt == MIGRATE_HIGHATOMIC:
+        mt = MIGRATE_HIGHATOMIC
+    return mt
 
 
 def _install_free_block(m: Machine, z: Zone, pfn: int, order: int, mt: int) -> None:

@@ -170,16 +170,15 @@ def test_four_cpu_follow_is_exact(cap4: Path) -> None:
                for r in fr if r.next_id is not None)
 
 
-@pytest.mark.xfail(reason="decide replays every allocation and free on CPU 0 "
-                          "(DecideReplay.on_alloc: m.alloc.alloc_pages(..., 0); on_free: "
-                          "free_frozen_pages(..., 0); pcp[0] in give_back/repair_refill/"
-                          "apply_lookahead; fold_vmstat folds CPU 0 only), not on the "
-                          "event's CPU: 57-83 % PFN match on 4-CPU synthetic captures",
-                   strict=False)
 def test_four_cpu_decide_is_exact(cap4: Path) -> None:
+    """Decide runs every event on its CPU: each allocation from that CPU's pcp lists,
+    each free onto them, drains from whichever CPU's list holds the page."""
     res = decide(cap4)
     allocs = sum(r["stats"]["allocs"] for r in res)
     assert sum(r["stats"].get("match", 0) for r in res) == allocs
+    for r in res:
+        st = r["state_at_next_dump"]
+        assert st["free_block_agreement"] == 1.0 and st["pcp_pages_model"] == st["pcp_pages_kernel"]
 
 
 def test_warmup_untraced_and_batched_frees_replay_exactly(tmp_path: Path) -> None:
@@ -201,12 +200,10 @@ def test_warmup_untraced_and_batched_frees_replay_exactly(tmp_path: Path) -> Non
     assert all(x["state_at_next_dump"]["free_block_agreement"] == 1.0 for x in res)
 
 
-@pytest.mark.xfail(reason="6.1 drains return a pcp page to the free list of its cached "
-                          "migratetype (page->index, Mem.pkind); state._install_dump zeroes "
-                          "pkind of the dump's pcp pages, so a page on a pcp list at the "
-                          "dump is drained to the Unmovable list (decide.on_drain ignores "
-                          "the drain line's migratetype): 95-99 % PFN match", strict=False)
 def test_one_cpu_61_with_drains_decides_exactly(tmp_path: Path) -> None:
+    """6.1 drains a pcp page to the free list of the type cached in page->index at free or
+    refill: restored from the pcp list at a dump load (state._install_dump), and taken
+    from the drain line's migratetype (DecideReplay.on_drain)."""
     out = tmp_path / "c"
     r = synth_mixed(out, memory="512M", cpus=1, requests=6000, seed=1, dumps_every=1500,
                     profile="linux-6.1", machine={"percpu_pagelist_high_fraction": 400})
