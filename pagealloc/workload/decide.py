@@ -366,7 +366,10 @@ class DecideReplay:
         self.skip: set[int] = set()
         self.deferred: dict[int, TraceEvent] = {}
         self.to_buddy: set[int] = set()
+        #: event index -> (first, last) event index of its vfree run; the run's events by
+        #: its last index (:meth:`find_vfree_contig_runs`)
         self.contig_run: dict[int, tuple[int, int]] = {}
+        self.contig_members: dict[int, list[int]] = {}
         self.by_pfn: dict[int, list[tuple[int, str, int]]] = {}
         #: compaction free-page isolations to apply before a walked event (by its id), and
         #: those after the last one
@@ -421,7 +424,8 @@ class DecideReplay:
         """``trace_mm_page_alloc()`` fires at the end of ``__alloc_frozen_pages_noprof()``
         (7.2; ``__alloc_pages()`` in 6.1), so softirq frees printed just before an
         allocation may have run after its page was taken: unless the allocation's page is
-        one of them, apply the allocation first."""
+        one of them, apply the allocation first.  Only frees on the allocation's CPU (a
+        softirq interrupting the allocating task)."""
         evs = self.events
         i = 0
         while i < len(evs):
@@ -432,6 +436,7 @@ class DecideReplay:
                         and evs[j].softirq:
                     j += 1
                 if j < len(evs) and evs[j].name == "mm_page_alloc" and not evs[j].softirq \
+                        and all(e.cpu == evs[j].cpu for e in evs[i:j]) \
                         and evs[j].fields["pfn"] not in {e.fields["pfn"] for e in evs[i:j]}:
                     evs.insert(i, evs.pop(j))
                     self.stats["alloc_before_softirq_free"] += 1
@@ -488,38 +493,57 @@ class DecideReplay:
           7.2; ``free_unref_page_commit()``, ``drain_pages_zone()`` in 6.1), or
         * ``mm_page_free_batched``: ``free_unref_folios()`` (7.2) keeps the pcp lock from one
           commit to the next of a zone; ``free_unref_page_list()`` (6.1) too, except that it
-          drops it after every ``SWAP_CLUSTER_MAX`` (32) commits."""
-        evs = self.events
-        n = len(evs)
-        batch_limit = 32 if self.m.profile.kernel == "6.1" else 0
-        i = 0
-        while i < n:
-            if not evs[i].softirq:
-                i += 1
-                continue
-            j = i
-            while j < n and evs[j].softirq:
-                j += 1
-            held = False
-            if 0 < i and j < n and evs[i - 1].pid == evs[j].pid:
-                name = evs[i - 1].name
-                if name == evs[j].name == "mm_page_pcpu_drain":
-                    held = True
-                elif name == evs[j].name == "mm_page_free_batched":
-                    held = not batch_limit or self._batched_commits_before(i, evs[i - 1].pid) % batch_limit != 0
-            if held:
-                for e in evs[i:j]:
-                    if e.name == "mm_page_free" and id(e) not in self.to_buddy:
-                        self.to_buddy.add(id(e))
-                        self.stats["free_under_pcp_lock_inferred"] += 1
-            i = j
+          drops it after every ``SWAP_CLUSTER_MAX`` (32) commits.
 
-    def _batched_commits_before(self, i: int, pid: int) -> int:
+        Between two lines means between two lines of the same CPU: the lock is per CPU
+        and so are the softirqs that find it held (other CPUs' lines in between are
+        ignored)."""
+        batch_limit = 32 if self.m.profile.kernel == "6.1" else 0
+        for evs in self.events_per_cpu():
+            n = len(evs)
+            i = 0
+            while i < n:
+                if not evs[i].softirq:
+                    i += 1
+                    continue
+                j = i
+                while j < n and evs[j].softirq:
+                    j += 1
+                held = False
+                if 0 < i and j < n and evs[i - 1].pid == evs[j].pid:
+                    name = evs[i - 1].name
+                    if name == evs[j].name == "mm_page_pcpu_drain":
+                        held = True
+                    elif name == evs[j].name == "mm_page_free_batched":
+                        held = not batch_limit or \
+                            self._batched_commits_before(evs, i, evs[i - 1].pid) % batch_limit != 0
+                if held:
+                    for e in evs[i:j]:
+                        if e.name == "mm_page_free" and id(e) not in self.to_buddy:
+                            self.to_buddy.add(id(e))
+                            self.stats["free_under_pcp_lock_inferred"] += 1
+                i = j
+
+    def indices_per_cpu(self) -> list[list[int]]:
+        """The indices of the walked events of each CPU, in trace order (one list per CPU
+        with events)."""
+        per: dict[int, list[int]] = {}
+        for i, ev in enumerate(self.events):
+            per.setdefault(ev.cpu, []).append(i)
+        return [per[c] for c in sorted(per)]
+
+    def events_per_cpu(self) -> list[list[TraceEvent]]:
+        """The walked events of each CPU, in trace order (one list per CPU with events)."""
+        evs = self.events
+        return [[evs[i] for i in idx] for idx in self.indices_per_cpu()]
+
+    @staticmethod
+    def _batched_commits_before(evs: list[TraceEvent], i: int, pid: int) -> int:
         """``mm_page_free_batched`` lines of task ``pid`` in its run of batched commits that
-        ends right before event ``i`` (interrupts and its drains inside the run skipped)."""
+        ends right before event ``i`` of ``evs`` (one CPU's events; interrupts and its
+        drains inside the run skipped)."""
         count = 0
         k = i - 1
-        evs = self.events
         while k >= 0:
             e = evs[k]
             if e.softirq or (len(e.flags) > 2 and e.flags[2] == "h"):
@@ -539,30 +563,36 @@ class DecideReplay:
         tracing each page (traces README 9.2; see :meth:`free_contig_run`).  Compaction's
         and split folios' frees of contiguous pages come from the task itself and reach the
         pcp lists one by one; page-table and other single frees under a lock show preempt
-        depth >= 1.  6.1's ``vfree()`` frees page by page: nothing to infer.  Fills
-        ``contig_run`` (event index -> (first, last) of its run)."""
+        depth >= 1.  6.1's ``vfree()`` frees page by page: nothing to infer.  Consecutive
+        means consecutive among the lines of the kworker's CPU.  Fills ``contig_run``
+        (event index -> (first, last) of its run) and ``contig_members``."""
         if self.m.profile.kernel != "7.2":
             return
         evs, skip = self.events, self.skip
-        i = 0
-        n_ev = len(evs)
-        while i < n_ev:
-            ev = evs[i]
-            j = i
-            if ev.name == "mm_page_free" and ev.fields["order"] == 0 and ev.flags[3:4] == "." \
-                    and not ev.softirq and i not in skip and ev.task.startswith("kworker"):
-                while j + 1 < n_ev:
-                    nx = evs[j + 1]
-                    if not (nx.name == "mm_page_free" and nx.fields["order"] == 0
-                            and nx.pid == ev.pid and nx.flags[3:4] == "." and not nx.softirq
-                            and j + 1 not in skip
-                            and nx.fields["pfn"] == evs[j].fields["pfn"] + 1):
-                        break
-                    j += 1
-            if j > i:
-                for q in range(i, j + 1):
-                    self.contig_run[q] = (i, j)
-            i = j + 1
+        for idx in self.indices_per_cpu():
+            a = 0
+            n_ev = len(idx)
+            while a < n_ev:
+                i = idx[a]
+                ev = evs[i]
+                b = a
+                if ev.name == "mm_page_free" and ev.fields["order"] == 0 and ev.flags[3:4] == "." \
+                        and not ev.softirq and i not in skip and ev.task.startswith("kworker"):
+                    while b + 1 < n_ev:
+                        q = idx[b + 1]
+                        nx = evs[q]
+                        if not (nx.name == "mm_page_free" and nx.fields["order"] == 0
+                                and nx.pid == ev.pid and nx.flags[3:4] == "." and not nx.softirq
+                                and q not in skip
+                                and nx.fields["pfn"] == evs[idx[b]].fields["pfn"] + 1):
+                            break
+                        b += 1
+                if b > a:
+                    members = idx[a:b + 1]
+                    for q in members:
+                        self.contig_run[q] = (members[0], members[-1])
+                    self.contig_members[members[-1]] = members
+                a = b + 1
 
     def index_by_pfn(self) -> None:
         """Per PFN, the sorted (index, event name, pid) of the events naming it: the
@@ -930,10 +960,10 @@ class DecideReplay:
         :func:`prepare_free`, and pages of a split folio reach the pcp lists one by one.
         False when the limit check is to be skipped."""
         m, stats = self.m, self.stats
-        start, end = self.contig_run[i]
+        _start, end = self.contig_run[i]
         if i != end:
             return False
-        pfns = [self.events[q].fields["pfn"] for q in range(start, end + 1)]
+        pfns = [self.events[q].fields["pfn"] for q in self.contig_members[end]]
         if all(m.mem.pstate[q] == PS_ALLOC and m.mem.pkind[q] & KIND_UNKNOWN for q in pfns):
             pfn, left = pfns[0], len(pfns)
             while left:

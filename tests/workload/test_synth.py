@@ -13,7 +13,7 @@ from pagealloc.mm.mmzone import PAGEBLOCK_ORDER
 from pagealloc.profiles import get_profile
 from pagealloc.workload.ftrace import read_trace
 from pagealloc.workload.mixed import OP_ALLOC, MixedSpec, mixed_stream, run_mixed
-from pagealloc.workload.replay import decide, dump_snapshots, follow, load_intervals
+from pagealloc.workload.replay import ReplayError, decide, drive, dump_snapshots, follow, load_intervals
 from pagealloc.workload.snapshot import check_dump, load_buddydump
 from pagealloc.workload.state import machine_from_dump, machine_from_snapshot
 from pagealloc.workload.synth import (
@@ -65,6 +65,11 @@ def test_buddydump_round_trip(tmp_path: Path, cpus: int, worked: bool, profile: 
             p, rp = z.pcp[cpu], rz.pcp[cpu]
             assert (p.count, p.high, p.batch) == (rp.count, rp.high, rp.batch)
         assert z.nr_free_pages == rz.nr_free_pages
+        if profile == "linux-6.1":
+            # page->index, the type a drain frees the page to, is restored from its pcp list
+            for cpu in range(cpus):
+                for _pindex, pfn in m.pcp_blocks(z, cpu):
+                    assert r.mem.pkind[pfn] == m.mem.pkind[pfn], hex(pfn)
     assert _online_blocks(m) == _online_blocks(r)
     for name in ("buddyinfo", "pagetypeinfo"):
         assert m.proc(name) == r.proc(name)
@@ -179,6 +184,50 @@ def test_four_cpu_decide_is_exact(cap4: Path) -> None:
     for r in res:
         st = r["state_at_next_dump"]
         assert st["free_block_agreement"] == 1.0 and st["pcp_pages_model"] == st["pcp_pages_kernel"]
+
+
+def test_four_cpu_drive_reproduces_the_capture(cap4: Path) -> None:
+    """Drive mode runs each request on its line's CPU: with no what-if rule the model makes
+    the capture's own decisions again and ends in the last dump's state, pcp lists per CPU
+    included."""
+    r = drive(cap4)
+    assert r.failures == 0 and not r.skipped and r.allocs > 3000
+    snaps = dump_snapshots(cap4)
+    ref = machine_from_snapshot(cap4 / snaps[max(snaps)])
+    m = r.machine
+    for z, rz in zip(m.zones, ref.zones):
+        if not z.present_pages:
+            continue
+        assert m.free_blocks(z) == ref.free_blocks(rz)
+        for cpu in range(4):
+            assert m.pcp_blocks(z, cpu) == ref.pcp_blocks(rz, cpu)
+
+
+def test_four_cpu_61_drains_batched_frees_decide_exactly(tmp_path: Path) -> None:
+    """6.1 on four CPUs with pcp drains, batched frees and a traced warm-up."""
+    out = tmp_path / "c"
+    r = synth_mixed(out, memory="512M", cpus=4, requests=6000, seed=2, dumps_every=2000,
+                    profile="linux-6.1", warmup=500, batch_frees=8,
+                    machine={"percpu_pagelist_high_fraction": 400})
+    assert r.events["mm_page_pcpu_drain"] > 0 and r.events["mm_page_free_batched"] > 0
+    res = decide(out, "linux-6.1")
+    allocs = sum(x["stats"]["allocs"] for x in res)
+    assert allocs and sum(x["stats"].get("match", 0) for x in res) == allocs
+    assert all(x["state_at_next_dump"]["free_block_agreement"] == 1.0 for x in res)
+
+
+def test_event_on_a_cpu_without_pageset_is_an_error(tmp_path: Path) -> None:
+    out = tmp_path / "c"
+    synth_mixed(out, memory="256M", cpus=2, requests=1000, seed=1, dumps_every=0)
+    lines = (out / "trace.txt").read_text().splitlines(keepends=True)
+    n = next(i for i, ln in enumerate(lines) if "mm_page_alloc:" in ln and "[001]" in ln)
+    lines[n] = lines[n].replace("[001]", "[005]", 1)
+    (out / "trace.txt").write_text("".join(lines))
+    for run in (lambda: decide(out), lambda: drive(out)):
+        with pytest.raises(ReplayError, match=rf"trace.txt:{n + 1}: field 'cpu': "
+                                              r"mm_page_alloc on CPU 5, but the dump has "
+                                              r"pagesets for 2 CPUs \(0..1\)"):
+            run()
 
 
 def test_warmup_untraced_and_batched_frees_replay_exactly(tmp_path: Path) -> None:
