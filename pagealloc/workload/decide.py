@@ -664,9 +664,9 @@ class DecideReplay:
     def apply_lookahead(self, p: int, k: int, i: int, pid: int, order: int) -> int:
         """Explain a miss by event-less paths when that makes the model's pick the kernel's.
 
-        If the model picked pcp page ``p`` and the kernel's page ``k`` sits further down the
-        same pcp list with no refill in between, and every page before it (``p``, then the
-        list from its head down to ``k``) is explained by
+        If the model picked pcp page ``p`` and the kernel's page ``k`` sits further down a
+        pcp list of the allocating CPU with no refill in between, and every page before it
+        (``p``, then the list from its head down to ``k``) is explained by
         :meth:`explain_skipped_pcp_page`, apply those explanations and return ``k``: the
         model's choice was the kernel's.  Else return ``p``."""
         m, stats = self.m, self.stats
@@ -675,6 +675,10 @@ class DecideReplay:
                 and mem.pstate[k] == PS_PCP | order
                 and not any(n_ == "mm_page_alloc_zone_locked" for (n_, _c, _a) in self.rec.events)):
             return p
+        zone = m.alloc.zone_of(k)
+        pcp = zone.pcp[self.cpu]
+        if not pcp.list_base <= mem.plist[k] < pcp.list_base + m.profile.nr_pcp_lists:
+            return p                 # on another CPU's list: no task here could take it
         why_p = self.explain_skipped_pcp_page(p, i, pid, order)
         chain: list[tuple[int, str]] = []
         q = mem.lhead[mem.plist[k]]
@@ -686,8 +690,6 @@ class DecideReplay:
             q = mem.nxt[q]
         if not (why_p and q == k):
             return p
-        zone = m.alloc.zone_of(k)
-        pcp = pcp_holding(m, zone, mem.plist[k])
         for x, why in [(p, why_p)] + chain:
             stats[why] += 1
             if x != p:

@@ -216,6 +216,29 @@ def test_four_cpu_61_drains_batched_frees_decide_exactly(tmp_path: Path) -> None
     assert all(x["state_at_next_dump"]["free_block_agreement"] == 1.0 for x in res)
 
 
+def test_remote_drains_leave_the_owners_pcp_list(tmp_path: Path) -> None:
+    """``__drain_all_pages()`` drains other CPUs' lists from the calling CPU, so a drain
+    line's CPU is the drainer's: decide takes the page off whichever CPU's list holds it.
+    The capture's drain lines are moved to the next CPU, as a remote drainer prints them."""
+    out = tmp_path / "c"
+    synth_mixed(out, memory="512M", cpus=4, requests=4000, seed=5, dumps_every=2000,
+                machine={"percpu_pagelist_high_fraction": 400})
+    lines = (out / "trace.txt").read_text().splitlines(keepends=True)
+    moved = 0
+    for n, ln in enumerate(lines):
+        if "mm_page_pcpu_drain:" in ln:
+            cpu = int(ln.split("[", 1)[1][:3])
+            lines[n] = ln.replace(f"[{cpu:03d}]", f"[{(cpu + 1) % 4:03d}]", 1)
+            moved += 1
+    assert moved
+    (out / "trace.txt").write_text("".join(lines))
+    res = decide(out)
+    allocs = sum(x["stats"]["allocs"] for x in res)
+    assert sum(x["stats"].get("match", 0) for x in res) == allocs
+    assert sum(x["stats"].get("drains_applied", 0) for x in res) == moved
+    assert not any(x["stats"].get("drains_not_on_model_pcp") for x in res)
+
+
 def test_event_on_a_cpu_without_pageset_is_an_error(tmp_path: Path) -> None:
     out = tmp_path / "c"
     synth_mixed(out, memory="256M", cpus=2, requests=1000, seed=1, dumps_every=0)
