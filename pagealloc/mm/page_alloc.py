@@ -2142,14 +2142,15 @@ class PageAllocator:
         return True
 
     def drain_pages_zone(self, cpu: int, zone: Zone) -> None:
-        """``drain_pages_zone()``: empty one CPU's pcp of one zone in capped bulk frees."""
+        """``drain_pages_zone()`` (mm/page_alloc.c, 6.1 and 7.2): empty ``cpu``'s pcp of one
+        zone in capped bulk frees.  It runs on the calling CPU, which need not be ``cpu``:
+        ``__drain_all_pages()`` drains every CPU's lists remotely under their pcp locks, so
+        the ``mm_page_pcpu_drain`` lines carry the drainer's CPU and the NR_FREE_PAGES
+        delta goes to the drainer's per-CPU vmstat diff (``self.cpu`` stays as it is)."""
         pcp = zone.pcp[cpu]
-        saved = self.cpu
-        self.cpu = cpu
         while pcp.count:
             to_drain = min(pcp.count, pcp.batch << CONFIG_PCP_BATCH_SCALE_MAX)
             self.free_pcppages_bulk(zone, to_drain, pcp, 0)
-        self.cpu = saved
 
     def drain_all_pages(self, zone: Zone | None = None) -> None:
         """``drain_all_pages()``: every CPU with pcp pages (in one zone or all)."""
