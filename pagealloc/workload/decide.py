@@ -3,8 +3,10 @@
 
 :class:`DecideReplay` starts from an exact dump of a real trace, then walks the trace to the
 next dump.  For every successful ``mm_page_alloc`` the model allocates with the same
-gfp/order/CPU; the walk counts whether it chose the kernel's PFN (overall, by
-order/migratetype and by path: pcp hit, pcp refill, buddy, fallback), then continues from
+gfp/order/CPU (a buddy allocation at its ``mm_page_alloc_zone_locked`` line, where the
+kernel took the block: its task can be preempted before ``mm_page_alloc`` fires); the walk
+counts whether it chose the kernel's PFN (overall, by order/migratetype and by path: pcp
+hit, pcp refill, buddy, fallback), then continues from
 the kernel's state: the model's page goes back where it came from and the kernel's page is
 taken from wherever the model holds it; the kernel's pcp refills replace the model's
 (``rmqueue_bulk()``: every page moved is traced with ``percpu_refill=1``) and the kernel's
@@ -307,14 +309,17 @@ class DecideReplay:
     ``interval`` (from :func:`pagealloc.workload.replay.load_intervals`) saves reading the
     trace again; ``limit`` stops after that many allocations (and skips the comparison with
     the next dump); ``follow_drains=False`` lets the model drain its pcp lists by itself
-    instead of applying the kernel's ``mm_page_pcpu_drain`` lines.  :meth:`run` walks the
+    instead of applying the kernel's ``mm_page_pcpu_drain`` lines; ``decide_at_zone_locked=False``
+    decides buddy allocations at their ``mm_page_alloc`` line instead of their zone_locked
+    line (:meth:`decide_buddy_allocs_at_zone_locked`).  :meth:`run` walks the
     interval once and returns the result dict (``match_rate``, ``stats``, ``by_order``,
     ``by_path``, ``first_misses``, ``first_refill_misses``, ``state_at_next_dump``)."""
 
     def __init__(self, capture: Path, dump_id: int = 1, limit: int = 0,
                  profile: str | None = None, interval: "Interval | None" = None,
                  follow_drains: bool = True, replay_compaction: bool = True,
-                 infer_pcp_lock_held: bool = True, infer_bulk_refill: bool = True) -> None:
+                 infer_pcp_lock_held: bool = True, infer_bulk_refill: bool = True,
+                 decide_at_zone_locked: bool = True) -> None:
         from pagealloc.workload.replay import dump_snapshots, load_intervals
         self.capture = capture
         self.dump_id = dump_id
@@ -324,6 +329,7 @@ class DecideReplay:
         self.replay_compaction = replay_compaction
         self.infer_pcp_lock_held = infer_pcp_lock_held
         self.infer_bulk_refill = infer_bulk_refill
+        self.decide_at_zone_locked = decide_at_zone_locked
         self.snaps = dump_snapshots(capture)
         self.m = m = machine_from_snapshot(capture / self.snaps[dump_id], profile)
         if interval is None:
@@ -371,6 +377,9 @@ class DecideReplay:
         self.contig_run: dict[int, tuple[int, int]] = {}
         self.contig_members: dict[int, list[int]] = {}
         self.by_pfn: dict[int, list[tuple[int, str, int]]] = {}
+        #: id of an ``mm_page_alloc`` moved to its zone_locked line -> that line (its time
+        #: and CPU are the allocation's: :meth:`decide_buddy_allocs_at_zone_locked`)
+        self.decided_at: dict[int, TraceEvent] = {}
         #: compaction free-page isolations to apply before a walked event (by its id), and
         #: those after the last one
         self.isolations: dict[int, list[TraceEvent]] = {}
@@ -443,6 +452,52 @@ class DecideReplay:
                     i = j + 1
                     continue
             i += 1
+
+    def decide_buddy_allocs_at_zone_locked(self) -> None:
+        """A buddy allocation is decided where its ``mm_page_alloc_zone_locked`` line
+        (``percpu_refill=0``) is printed: ``__rmqueue_smallest()`` traces it under
+        ``zone->lock`` as it takes the block (both kernels; ``rmqueue_buddy()``), while
+        ``trace_mm_page_alloc()`` fires only at the end of ``__alloc_frozen_pages_noprof()``
+        (7.2; ``__alloc_pages()`` in 6.1).  A task preempted in between (after the
+        ``spin_unlock_irqrestore()``, e.g. a ``need_resched`` flag at the zone_locked
+        line) lets other tasks free and allocate before its ``mm_page_alloc`` line; the
+        kernel's watermark checks and free lists were those at the zone_locked line.  So
+        the ``mm_page_alloc`` moves to right after its task's zone_locked line of the same
+        PFN and order when the task has no other line between them (interrupt lines in its
+        context excepted); the watermark fold time and CPU are the zone_locked line's
+        (:attr:`decided_at`).  Not done for an allocation that a compaction isolation
+        precedes (it stays where the isolation applies)."""
+        evs = self.events
+        pending: dict[int, int] = {}          # pid -> index of its last buddy zone_locked
+        moves: dict[int, int] = {}            # zone_locked index -> alloc index
+        moved: set[int] = set()
+        for i, ev in enumerate(evs):
+            if ev.softirq or (len(ev.flags) > 2 and ev.flags[2] in "hH"):
+                continue
+            name = ev.name
+            if name == "mm_page_alloc_zone_locked" and not ev.fields["percpu_refill"]:
+                pending[ev.pid] = i
+                continue
+            z = pending.pop(ev.pid, None)
+            if z is None or name != "mm_page_alloc" or i == z + 1 or id(ev) in self.isolations:
+                continue
+            zl = evs[z]
+            if (zl.fields["pfn"], zl.fields["order"]) == (ev.fields["pfn"], ev.fields["order"]):
+                moves[z] = i
+                moved.add(i)
+                self.decided_at[id(ev)] = zl
+        if not moves:
+            return
+        out: list[TraceEvent] = []
+        for i, ev in enumerate(evs):
+            if i in moved:
+                continue
+            out.append(ev)
+            j = moves.get(i)
+            if j is not None:
+                out.append(evs[j])
+        self.events = out
+        self.stats["alloc_decided_at_zone_locked"] += len(moves)
 
     def pair_batched_frees(self) -> None:
         """A batched free reaches the pcp list at its ``mm_page_free_batched`` line, not at
@@ -1090,6 +1145,8 @@ class DecideReplay:
         self.load_next_dump()
         self.events = self.select_events()
         self.reorder_allocs_before_softirq_frees()
+        if self.decide_at_zone_locked:
+            self.decide_buddy_allocs_at_zone_locked()
         self.pair_batched_frees()
         self.infer_pcp_skipping_frees()
         self.find_vfree_contig_runs()
@@ -1099,14 +1156,16 @@ class DecideReplay:
         self.next_fold = float(int(events[0].ts) + 1) if events else 0.0
         isolations = self.isolations
         stopped = False
+        decided_at = self.decided_at
         for i, ev in enumerate(events):
-            self.fold_vmstat(ev.ts)
+            at = decided_at.get(id(ev), ev) if decided_at else ev
+            self.fold_vmstat(at.ts)
             if isolations:
                 for iso in isolations.get(id(ev), ()):
                     self.isolate_freepages(iso)
             if i in skip:
                 continue
-            if self.step(i, deferred.get(i, ev), ev.cpu) and limit and self.stats["allocs"] >= limit:
+            if self.step(i, deferred.get(i, ev), at.cpu) and limit and self.stats["allocs"] >= limit:
                 stopped = True
                 break
         if not stopped:
