@@ -394,16 +394,29 @@ class DecideReplay:
         """Give the allocations made before the dump and still outstanding at it their
         real order (a dump shows allocated pages one by one; traces README 12: read the
         trace before the dump to know what is outstanding).  ``__GFP_COMP`` (0x40000)
-        marks a compound block (``prep_compound_page()``)."""
+        marks a compound block (``prep_compound_page()``).  The dump's compound layout comes
+        from ``kpageflags``, which is read after the dump (traces README 11: snapshot
+        activity): a block freed and allocated again in between shows the later
+        allocation's layout (e.g. a non-compound vmalloc block at the dump, an order-2
+        compound slab page in ``kpageflags``), so any layout of allocated blocks that tiles
+        the outstanding block is replaced by the trace's."""
         m = self.m
         ps = m.mem.pstate
         for pfn, (order, gfp) in self.interval.outstanding.items():
             size = 1 << order
-            if order and all(ps[q] == PS_ALLOC for q in range(pfn, pfn + size)):
+            if not order:
+                continue
+            comp = KIND_COMPOUND if gfp & 0x40000 else 0
+            if ps[pfn] == PS_ALLOC | order and m.mem.pkind[pfn] & KIND_COMPOUND == comp:
+                continue                 # the dump's layout is the trace's
+            q = pfn
+            while q < pfn + size and ps[q] & PS_MASK == PS_ALLOC:
+                q += 1 << (ps[q] & ORDER_MASK)
+            if q == pfn + size:
                 ps[pfn:pfn + size] = bytes(size)
                 m.mem.pkind[pfn:pfn + size] = bytes(size)
                 ps[pfn] = PS_ALLOC | order
-                m.mem.pkind[pfn] = KIND_COMPOUND if gfp & 0x40000 else 0
+                m.mem.pkind[pfn] = comp
 
     def select_events(self) -> list[TraceEvent]:
         """The interval's events that the walk uses, up to ``limit`` allocations plus

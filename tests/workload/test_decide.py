@@ -271,3 +271,23 @@ def test_reclaim_preempted_buddy_allocations_decide_exactly(traces_dir: Path) ->
     assert r["match_rate"] == 1.0 and r["first_misses"] == []
     rate_off = off["match_rate"]
     assert isinstance(rate_off, float) and rate_off < 1.0
+
+
+def test_outstanding_block_layout_from_the_trace_not_from_later_kpageflags(traces_dir: Path) -> None:
+    """linux-7.2/reclaim 4 -> 5: the order-2 vmalloc block 0x61dc0 (gfp 0x29c2, no
+    __GFP_COMP) allocated before dump 4 is still outstanding at the dump, but kpageflags,
+    read after the dump (traces README 11), already shows the order-2 compound slab page
+    allocated there later.  The trace's layout wins: a non-compound order-2 block, whose
+    vfree (4 order-0 frees) returns it whole to the order-2 pcp list, where the kernel's
+    next two order-2 allocations find it."""
+    from pagealloc.mm.mmzone import KIND_COMPOUND, PS_ALLOC
+
+    cap = traces_dir / "linux-7.2" / "reclaim"
+    dr = DecideReplay(cap, 4)
+    assert dr.interval.outstanding[0x61dc0][0] == 2
+    assert dr.m.mem.pstate[0x61dc0] == PS_ALLOC | 2
+    assert not dr.m.mem.pkind[0x61dc0] & KIND_COMPOUND
+    r = dr.run()
+    misses = r["first_misses"]
+    assert isinstance(misses, list)
+    assert not any(x.startswith(("line 90518:", "line 98633:")) for x in misses)
