@@ -3,8 +3,9 @@
 
 :class:`DecideReplay` starts from an exact dump of a real trace, then walks the trace to the
 next dump.  For every successful ``mm_page_alloc`` the model allocates with the same
-gfp/order/CPU (a buddy allocation at its ``mm_page_alloc_zone_locked`` line, where the
-kernel took the block: its task can be preempted before ``mm_page_alloc`` fires); the walk
+gfp/order/CPU (a buddy or pcp-refill allocation at its ``mm_page_alloc_zone_locked``
+lines, where the kernel took the block: its task can be preempted before
+``mm_page_alloc`` fires); the walk
 counts whether it chose the kernel's PFN (overall, by order/migratetype and by path: pcp
 hit, pcp refill, buddy, fallback), then continues from
 the kernel's state: the model's page goes back where it came from and the kernel's page is
@@ -479,26 +480,40 @@ class DecideReplay:
         PFN and order when the task has no other line between them (interrupt lines in its
         context excepted); the watermark fold time and CPU are the zone_locked line's
         (:attr:`decided_at`).  Not done for an allocation that a compaction isolation
-        precedes (it stays where the isolation applies)."""
+        precedes (it stays where the isolation applies).
+
+        Likewise a pcp refill: ``rmqueue_bulk()`` traces every page it moves
+        (``percpu_refill=1``) and ``__rmqueue_pcplist()`` pops the list's head, the first
+        of them, under the same pcp lock; an ``mm_page_alloc`` of the task with that first
+        page moves to right after the task's last refill line."""
         evs = self.events
-        pending: dict[int, int] = {}          # pid -> index of its last buddy zone_locked
+        #: pid -> (index of its last zone_locked line, index of the line with the page the
+        #: allocation takes: the buddy line, or the first line of a refill run)
+        pending: dict[int, tuple[int, int]] = {}
         moves: dict[int, int] = {}            # zone_locked index -> alloc index
         moved: set[int] = set()
         for i, ev in enumerate(evs):
             if ev.softirq or (len(ev.flags) > 2 and ev.flags[2] in "hH"):
                 continue
             name = ev.name
-            if name == "mm_page_alloc_zone_locked" and not ev.fields["percpu_refill"]:
-                pending[ev.pid] = i
+            if name == "mm_page_alloc_zone_locked":
+                prev = pending.get(ev.pid)
+                if ev.fields["percpu_refill"] and prev is not None \
+                        and evs[prev[1]].fields["percpu_refill"]:
+                    pending[ev.pid] = (i, prev[1])       # the refill run goes on
+                else:
+                    pending[ev.pid] = (i, i)
                 continue
-            z = pending.pop(ev.pid, None)
-            if z is None or name != "mm_page_alloc" or i == z + 1 or id(ev) in self.isolations:
+            zp = pending.pop(ev.pid, None)
+            if zp is None or name != "mm_page_alloc" or id(ev) in self.isolations:
                 continue
-            zl = evs[z]
-            if (zl.fields["pfn"], zl.fields["order"]) == (ev.fields["pfn"], ev.fields["order"]):
+            z, first = zp
+            zl = evs[first]
+            if i != z + 1 and (zl.fields["pfn"], zl.fields["order"]) == \
+                    (ev.fields["pfn"], ev.fields["order"]):
                 moves[z] = i
                 moved.add(i)
-                self.decided_at[id(ev)] = zl
+                self.decided_at[id(ev)] = evs[z]
         if not moves:
             return
         out: list[TraceEvent] = []

@@ -254,23 +254,39 @@ def test_buddy_allocation_decided_at_its_zone_locked_line() -> None:
     assert order(a + b + c + d) == [1, 4, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13]
     assert order(e) == [14, 16, 15]
     assert order(e, isolated=(e[2],)) == [14, 15, 16]
+    # a pcp refill run: __rmqueue_pcplist() pops its first page under the same pcp lock
+    refill = "mm_page_alloc_zone_locked: page=ffffea0000000000 pfn={:#x} order=9 migratetype=1 percpu_refill=1"
+    alloc9 = "mm_page_alloc: page=ffffea0000000000 pfn={:#x} order=9 migratetype=1 gfp_flags=GFP_NOFS"
+    f = [line(20, "dl.3.", refill.format(0x2000), "cat-447"), line(21, "dl.3.", refill.format(0x2200), "cat-447"),
+         line(22, ".....", free.format(0x3000), "kswapd0-42"), line(23, ".....", alloc9.format(0x2000), "cat-447"),
+         line(24, ".....", alloc9.format(0x2200), "cat-447")]
+    assert order(f) == [20, 21, 23, 22, 24]
+    g = [f[0], f[1], f[2], f[4]]              # the second refill page is not the one popped
+    assert order(g) == [20, 21, 22, 24]
 
 
-def test_reclaim_preempted_buddy_allocations_decide_exactly(traces_dir: Path) -> None:
+def test_reclaim_preempted_allocations_decide_exactly(traces_dir: Path) -> None:
     """linux-7.2/reclaim 2 -> 3: dd is preempted by kswapd0 between the zone_locked line
     of its order-8 page-cache folio (gfp 0x153cca) and its mm_page_alloc line; kswapd's
     frees in between lift DMA32 over its low watermark (plus lowmem_reserve), so deciding
     at mm_page_alloc takes a DMA32 block where the kernel, at the zone_locked line, had
     failed both zones' low marks and took Normal in the slow path's min-mark pass.
-    Decided at the zone_locked line, every allocation of the interval matches."""
+    Decided at the zone_locked line, every allocation of the interval matches.  In 4 -> 5
+    cat is preempted (dl.3.) after the pcp refill of its order-9 readahead folio: the
+    kernel popped the refill's first page before kswapd0 ran, and the interval decides
+    exactly (its pcp pages at the next dump too) only with the allocation moved there."""
     cap = traces_dir / "linux-7.2" / "reclaim"
-    r = DecideReplay(cap, 2).run()
-    off = DecideReplay(cap, 2, decide_at_zone_locked=False).run()
-    stats = r["stats"]
-    assert isinstance(stats, dict) and stats["alloc_decided_at_zone_locked"] >= 5
-    assert r["match_rate"] == 1.0 and r["first_misses"] == []
-    rate_off = off["match_rate"]
-    assert isinstance(rate_off, float) and rate_off < 1.0
+    for dump in (2, 4):
+        r = DecideReplay(cap, dump).run()
+        off = DecideReplay(cap, dump, decide_at_zone_locked=False).run()
+        stats = r["stats"]
+        assert isinstance(stats, dict) and stats["alloc_decided_at_zone_locked"] >= 5
+        assert r["match_rate"] == 1.0 and r["first_misses"] == []
+        rate_off = off["match_rate"]
+        assert isinstance(rate_off, float) and rate_off < 1.0
+    st = r["state_at_next_dump"]
+    assert isinstance(st, dict) and st["free_page_agreement"] == 1.0
+    assert st["pcp_pages_model"] == st["pcp_pages_kernel"]
 
 
 def test_outstanding_block_layout_from_the_trace_not_from_later_kpageflags(traces_dir: Path) -> None:
