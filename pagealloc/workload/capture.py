@@ -2,8 +2,9 @@
 
 On a Linux host (root), through tracefs (``Documentation/trace/ftrace.rst``,
 ``kernel/trace/trace.c``): stop tracing, size the ring buffer (``buffer_size_kb``), pick the
-clock (``trace_clock``), clear the buffer (truncating ``trace``), enable the kmem page events
-and the compaction and migration events (``events/<system>/<event>/enable``), start
+clock (``trace_clock``), clear the buffer (truncating ``trace``), enable the kmem page events,
+the compaction and migration events and kswapd's wake and sleep
+(``events/<system>/<event>/enable``), start
 (``tracing_on``), snapshot the allocator's ``/proc`` views and ``/proc/kpageflags``, write a
 ``trace_marker`` line, run CMD, write the closing marker, snapshot again, stop, and save
 the trace.  Every tracefs file it wrote is put back to its old value at the end, also when
@@ -55,6 +56,7 @@ from typing import IO, Any, Sequence
 __all__ = [
     "DEFAULT_EVENTS",
     "KMEM_PAGE_EVENTS",
+    "KSWAPD_EVENTS",
     "CaptureError",
     "CaptureConfig",
     "CaptureResult",
@@ -65,9 +67,14 @@ __all__ = [
 #: the six kmem page events of the traces README (section 1)
 KMEM_PAGE_EVENTS = ("mm_page_alloc", "mm_page_free", "mm_page_free_batched",
                     "mm_page_alloc_zone_locked", "mm_page_pcpu_drain", "mm_page_alloc_extfrag")
+#: kswapd's wake and sleep (include/trace/events/vmscan.h): around them kswapd switches the
+#: per-CPU vmstat threshold (``set_pgdat_percpu_threshold()`` in ``kswapd_try_to_sleep()``),
+#: which decide mode follows (:meth:`pagealloc.workload.decide.DecideReplay.kswapd_threshold`)
+KSWAPD_EVENTS = ("mm_vmscan_kswapd_wake", "mm_vmscan_kswapd_sleep")
 #: what the shared captures enabled (their set_event.txt): the kmem page events, every
-#: compaction event and the migration summary
-DEFAULT_EVENTS = tuple(f"kmem:{e}" for e in KMEM_PAGE_EVENTS) + ("compaction:*", "migrate:mm_migrate_pages")
+#: compaction event and the migration summary; and kswapd's wake and sleep, which they lack
+DEFAULT_EVENTS = (tuple(f"kmem:{e}" for e in KMEM_PAGE_EVENTS) + ("compaction:*", "migrate:mm_migrate_pages")
+                  + tuple(f"vmscan:{e}" for e in KSWAPD_EVENTS))
 #: /proc files of a snapshot, in the order the shared captures read them (README 2.2)
 PROC_FILES = ("buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat", "meminfo", "slabinfo")
 #: debugfs extfrag files -> snapshot file names

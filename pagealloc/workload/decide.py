@@ -32,6 +32,10 @@ happened later.  The three lookahead inferences (bulk, preempted, softirq) are a
 when they make the model's pick the kernel's.  Compaction's free-page isolation, which has no
 kmem event, is replayed by the model's own ``isolate_freepages_block()`` over each
 ``mm_compaction_isolate_freepages`` range (:meth:`DecideReplay.isolate_freepages`).
+A trace with kswapd's ``mm_vmscan_kswapd_wake``/``mm_vmscan_kswapd_sleep`` lines switches the
+per-CPU vmstat threshold where the kernel does (:meth:`DecideReplay.kswapd_threshold`) and
+takes off the watermark boosts each ``balance_pgdat()`` pass clears at its wake line
+(:meth:`DecideReplay.kswapd_boost_decay`); without them nothing changes.
 
     python -m pagealloc.workload.decide ../shared/traces/linux-7.2/anon [--dump 1] [--limit N]
 """
@@ -42,6 +46,7 @@ import argparse
 import bisect
 import collections
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -67,7 +72,51 @@ from pagealloc.workload.ftrace import TraceEvent
 from pagealloc.workload.state import KIND_UNKNOWN, machine_from_snapshot
 
 if TYPE_CHECKING:
+    from pagealloc.mm.gfp import GfpTable
     from pagealloc.workload.replay import Interval
+
+#: kswapd's tracepoints around its vmstat threshold switches (include/trace/events/vmscan.h)
+KSWAPD_EVENTS = ("mm_vmscan_kswapd_wake", "mm_vmscan_kswapd_sleep")
+#: capture -> (trace mtime, kswapd lines as (line, woke), dump id -> its marker line)
+_KSWAPD_CACHE: dict[str, tuple[float, list[tuple[int, bool]], dict[int, int]]] = {}
+
+
+def kswapd_lines(capture: Path, table: "GfpTable") -> tuple[list[tuple[int, bool]], dict[int, int]]:
+    """The capture's ``mm_vmscan_kswapd_wake`` (True) and ``mm_vmscan_kswapd_sleep`` (False)
+    lines by line number, and each dump's marker line (``gt_show``, or the
+    ``GT_KPAGEFLAGS id=N BEGIN`` marker of ``pagealloc capture``, as
+    :func:`pagealloc.workload.replay.load_intervals` cuts the trace).  A capture whose
+    ``summary.json`` counts its non-kmem events and has none of these is not read (the
+    shared real captures did not enable them).  Cached per capture."""
+    from pagealloc.workload.ftrace import read_trace
+    from pagealloc.workload.replay import trace_path
+    try:
+        other = json.loads((capture / "summary.json").read_text()).get("other_events_total")
+    except (OSError, ValueError):
+        other = None
+    if isinstance(other, dict) and not any(other.get(e) for e in KSWAPD_EVENTS):
+        return [], {}
+    path = trace_path(capture)
+    key = str(path.resolve())
+    mtime = path.stat().st_mtime
+    hit = _KSWAPD_CACHE.get(key)
+    if hit is not None and hit[0] == mtime:
+        return hit[1], hit[2]
+    marks: list[tuple[int, bool]] = []
+    dumps: dict[int, int] = {}
+    for ev in read_trace(path, table, lenient=True):
+        name = ev.name
+        if name in KSWAPD_EVENTS:
+            marks.append((ev.lineno, name == "mm_vmscan_kswapd_wake"))
+        elif name == "gt_show" or (name == "tracing_mark_write" and ev.text.startswith("GT_KPAGEFLAGS id=")
+                                   and ev.text.rstrip().endswith("BEGIN")):
+            try:
+                dumps.setdefault(int(ev.text.split("id=")[1].split()[0]), ev.lineno)
+            except (IndexError, ValueError):
+                continue
+    _KSWAPD_CACHE[key] = (mtime, marks, dumps)
+    return marks, dumps
+
 
 #: events of an interval that the decide walk does not step through (compaction's free-page
 #: isolation is applied before the next walked event: :meth:`DecideReplay.isolate_freepages`)
@@ -386,6 +435,11 @@ class DecideReplay:
         self.isolations: dict[int, list[TraceEvent]] = {}
         self.trailing_isolations: list[TraceEvent] = []
         self.next_fold = 0.0
+        #: kswapd's threshold switches in the interval, (line, woke), in line order, and the
+        #: next one to apply (:meth:`kswapd_threshold`)
+        self.kswapd_marks: list[tuple[int, bool]] = []
+        self.next_kswapd = 0
+        self.load_kswapd_marks()
         #: the next dump's machine and free-page bitmap (:meth:`load_next_dump`)
         self.next_ref: Machine | None = None
         self.next_free: bytearray | None = None
@@ -418,6 +472,54 @@ class DecideReplay:
                 m.mem.pkind[pfn:pfn + size] = bytes(size)
                 ps[pfn] = PS_ALLOC | order
                 m.mem.pkind[pfn] = comp
+
+    def load_kswapd_marks(self) -> None:
+        """kswapd's threshold switches for this interval (:func:`kswapd_lines`); the dump's
+        threshold is the pressure one when the last kswapd line before it is a wake.  The
+        dump has no threshold: its load gives every zone the normal one."""
+        marks, dumps = kswapd_lines(self.capture, self.m.profile.gfp_table)
+        start = dumps.get(self.dump_id)
+        if not marks or start is None:
+            return
+        nxt = self.interval.next_id
+        end = dumps.get(nxt, math.inf) if nxt is not None else math.inf
+        before = [woke for ln, woke in marks if ln < start]
+        if before and before[-1]:
+            self.m.kswapd.set_pgdat_percpu_threshold(True)
+            self.stats["kswapd_awake_at_dump"] += 1
+        self.kswapd_marks = [(ln, woke) for ln, woke in marks if start < ln < end]
+
+    def kswapd_threshold(self, lineno: float) -> None:
+        """Apply kswapd's threshold switches traced before line ``lineno``, with the model's
+        ``set_pgdat_percpu_threshold()`` (mm/vmscan.c): ``kswapd_try_to_sleep()`` fires
+        ``mm_vmscan_kswapd_sleep`` and then restores the normal threshold before
+        ``schedule()``; woken, it sets the pressure threshold and ``kswapd()`` fires
+        ``mm_vmscan_kswapd_wake`` before ``balance_pgdat()`` (on every pass of its loop, as
+        the model's ``Kswapd.run()`` sets it).  So at a sleep line the normal threshold
+        starts, and at a wake line the pressure threshold is already in force."""
+        marks = self.kswapd_marks
+        k = self.next_kswapd
+        while k < len(marks) and marks[k][0] < lineno:
+            woke = marks[k][1]
+            self.m.kswapd.set_pgdat_percpu_threshold(woke)
+            self.stats["kswapd_wake_lines" if woke else "kswapd_sleep_lines"] += 1
+            if woke:
+                self.kswapd_boost_decay()
+            k += 1
+        self.next_kswapd = k
+
+    def kswapd_boost_decay(self) -> None:
+        """``balance_pgdat()`` reads every zone's ``watermark_boost`` when it starts and, if
+        any was set, takes that much off each at its end (``zone->watermark_boost -=
+        min(zone->watermark_boost, zone_boosts[i])``, under zone->lock), whatever it
+        reclaimed.  No tracepoint marks the pass's end; the model's kswapd runs the whole
+        pass right after its wake line, so the boosts go there.  The wake line does not
+        print ``highest_zoneidx``: every zone's boost is taken (allocation wakeups ask up
+        to the highest zone of the request, which holds or tops every boosted zone)."""
+        for z in self.m.zones:
+            if z.managed_pages and z.watermark_boost:
+                self.stats["kswapd_boosts_decayed"] += 1
+                z.watermark_boost = 0
 
     def select_events(self) -> list[TraceEvent]:
         """The interval's events that the walk uses, up to ``limit`` allocations plus
@@ -1185,9 +1287,12 @@ class DecideReplay:
         isolations = self.isolations
         stopped = False
         decided_at = self.decided_at
+        kswapd = bool(self.kswapd_marks)
         for i, ev in enumerate(events):
             at = decided_at.get(id(ev), ev) if decided_at else ev
             self.fold_vmstat(at.ts)
+            if kswapd:
+                self.kswapd_threshold(at.lineno)
             if isolations:
                 for iso in isolations.get(id(ev), ()):
                     self.isolate_freepages(iso)
@@ -1199,6 +1304,8 @@ class DecideReplay:
         if not stopped:
             for iso in self.trailing_isolations:
                 self.isolate_freepages(iso)
+            if kswapd:
+                self.kswapd_threshold(math.inf)
         return self.result()
 
     def result(self) -> dict[str, object]:

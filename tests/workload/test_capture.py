@@ -22,6 +22,7 @@ from pagealloc.cli import main
 from pagealloc.workload.capture import (
     DEFAULT_EVENTS,
     KMEM_PAGE_EVENTS,
+    KSWAPD_EVENTS,
     CaptureConfig,
     CaptureError,
     capture,
@@ -30,7 +31,7 @@ from pagealloc.workload.capture import (
 TRACE = """\
 # tracer: nop
 #
-# entries-in-buffer/entries-written: 7/7   #P:1
+# entries-in-buffer/entries-written: 9/9   #P:1
 #
 #                                _-----=> irqs-off/BH-disabled
 #                               / _----=> need-resched
@@ -46,6 +47,8 @@ TRACE = """\
             init-1       [000] .....     5.585209: mm_page_alloc: page=ffffea0004062200 pfn=0x101888 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP
             init-1       [000] ..s11     5.583905: mm_page_free: page=ffffea00044c2f00 pfn=0x1130bc order=0
           gtwork-295     [000] dl.3.     5.620269: mm_page_alloc_zone_locked: page=ffffea0004078000 pfn=0x101e00 order=9 migratetype=1 percpu_refill=1
+         kswapd0-39      [000] .....     5.620300: mm_vmscan_kswapd_wake: nid=0 order=0
+         kswapd0-39      [000] .....     5.720300: mm_vmscan_kswapd_sleep: nid=0
             init-1       [000] .....    28.249484: mm_migrate_pages: nr_succeeded=32 nr_failed=0 nr_thp_succeeded=0 nr_thp_failed=0 nr_thp_split=0 nr_split=0 mode=MIGRATE_SYNC reason=compaction
             init-1       [000] ...1.    28.249490: tracing_mark_write: GT_WORKLOAD_END work
 """
@@ -65,7 +68,8 @@ def _fake_tree(root: Path, real_snapshot: Path | None = None) -> tuple[Path, Pat
     (tfs / "trace").write_text("stale text from before the capture\n")
     (tfs / "set_event").write_text("")
     for system, names in (("kmem", KMEM_PAGE_EVENTS), ("compaction", COMPACTION_EVENTS),
-                          ("migrate", ("mm_migrate_pages",)), ("ftrace", ("print",))):
+                          ("migrate", ("mm_migrate_pages",)), ("vmscan", KSWAPD_EVENTS),
+                          ("ftrace", ("print",))):
         for n in names:
             d = tfs / "events" / system / n
             d.mkdir(parents=True)
@@ -149,7 +153,9 @@ def test_capture_writes_the_trace_directory_layout(tmp_path: Path) -> None:
               "cpuinfo.txt", "set_event.txt", "buffer_size_kb.txt", "trace_clock.txt", "trace_stats.txt",
               "workload.log", "workload_uptime.txt", "sysctl_vm/min_free_kbytes", "thp/settings.txt",
               "event_formats/mm_page_alloc.format", "event_formats/mm_migrate_pages.format",
-              "event_formats/compaction_mm_compaction_begin.format", "event_formats/ftrace_print.format"):
+              "event_formats/compaction_mm_compaction_begin.format", "event_formats/ftrace_print.format",
+              "event_formats/vmscan_mm_vmscan_kswapd_wake.format",
+              "event_formats/vmscan_mm_vmscan_kswapd_sleep.format"):
         assert (out / f).is_file(), f
     for snap in ("snap_before", "snap_after"):
         for f in ("buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat", "meminfo", "slabinfo",
@@ -169,7 +175,9 @@ def test_capture_writes_the_trace_directory_layout(tmp_path: Path) -> None:
                                        "mm_page_alloc_extfrag": 0}
     assert summary["events_in_workload_window"]["mm_page_alloc"] == 1
     assert summary["order_histogram"]["mm_page_alloc_zone_locked"] == {"9": 1}
-    assert summary["other_events_total"] == {"mm_migrate_pages": 1}
+    assert summary["other_events_total"] == {"mm_vmscan_kswapd_wake": 1, "mm_vmscan_kswapd_sleep": 1,
+                                             "mm_migrate_pages": 1}
+    assert summary["capture"]["events"][-2:] == ["vmscan:mm_vmscan_kswapd_wake", "vmscan:mm_vmscan_kswapd_sleep"]
     assert summary["trace_lines"] == len(TRACE.splitlines())
     assert [m["marker"] for m in summary["markers"]][:2] == ["GT_SNAPSHOT_before_BEGIN", "GT_KPAGEFLAGS id=1 BEGIN"]
     assert summary["dumps"][0] == {"id": 1, "snapshot": "snap_before", "kind": "kpageflags", "pfns": 4096,
@@ -314,6 +322,26 @@ def test_cli_capture_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_default_events_are_the_shared_captures(tmp_path: Path) -> None:
     assert DEFAULT_EVENTS[:6] == tuple(f"kmem:{e}" for e in KMEM_PAGE_EVENTS)
     assert "compaction:*" in DEFAULT_EVENTS and "migrate:mm_migrate_pages" in DEFAULT_EVENTS
+
+
+def test_default_events_add_kswapd_wake_and_sleep(tmp_path: Path) -> None:
+    """kswapd's wake and sleep are on by default (decide mode switches the vmstat threshold
+    at them); the capture enables them and turns them off again."""
+    assert DEFAULT_EVENTS[-2:] == ("vmscan:mm_vmscan_kswapd_wake", "vmscan:mm_vmscan_kswapd_sleep")
+    assert KSWAPD_EVENTS == ("mm_vmscan_kswapd_wake", "mm_vmscan_kswapd_sleep")
+    tfs, _p, _d, _s = _fake_tree(tmp_path)
+    res = capture(_cfg(tmp_path, _workload(tmp_path, tfs)), stdout=open(os.devnull, "w"))
+    seen = eval((tmp_path / "seen.txt").read_text())
+    for e in KSWAPD_EVENTS:
+        assert seen[f"events/vmscan/{e}/enable"] == "1"
+        assert (f"events/vmscan/{e}/enable", "1") in res.tracefs_writes
+        assert (tfs / "events" / "vmscan" / e / "enable").read_text().strip() == "0"
+    # the saved trace reads back with kswapd's lines as non-kmem events
+    from pagealloc.workload.ftrace import read_trace
+    evs = [ev for ev in read_trace(tmp_path / "out" / "trace.txt.xz") if ev.name.startswith("mm_vmscan")]
+    assert [(ev.name, ev.task, ev.pid, ev.text) for ev in evs] == [
+        ("mm_vmscan_kswapd_wake", "kswapd0", 39, "nid=0 order=0"),
+        ("mm_vmscan_kswapd_sleep", "kswapd0", 39, "nid=0")]
 
 
 def test_capture_directory_loads_through_the_kpageflags_import(traces_dir: Path, tmp_path: Path) -> None:

@@ -152,6 +152,32 @@ def test_markers_and_dump_points() -> None:
     assert ev.text.startswith("range=(0xbfc00 ~ 0xbfe00)")
 
 
+def test_kswapd_wake_and_sleep_lines() -> None:
+    """kswapd's wake and sleep (``pagealloc capture``'s default events; decide switches the
+    vmstat threshold at them) come through as non-kmem events with their text, from the
+    raw text and from each reader."""
+    ev = parse_line("         kswapd0-39      [000] .....   123.456789: mm_vmscan_kswapd_wake: nid=0 order=0",
+                    5, "t")
+    assert ev is not None
+    assert (ev.task, ev.pid, ev.cpu, ev.name, ev.text, ev.fields, ev.lineno) == (
+        "kswapd0", 39, 0, "mm_vmscan_kswapd_wake", "nid=0 order=0", {}, 5)
+    assert ev.ts == pytest.approx(123.456789, abs=1e-9)
+    ev = parse_line("kswapd0-39 [000] ..... 123.456789: mm_vmscan_kswapd_sleep: nid=0")
+    assert ev is not None and (ev.task, ev.pid, ev.name, ev.text) == ("kswapd0", 39, "mm_vmscan_kswapd_sleep", "nid=0")
+    assert "mm_vmscan_kswapd_wake" not in KMEM_EVENTS and "mm_vmscan_kswapd_sleep" not in KMEM_EVENTS
+
+
+def test_kswapd_lines_in_a_trace_file(tmp_path: Path) -> None:
+    p = tmp_path / "trace.txt.xz"
+    p.write_bytes(lzma.compress("\n".join([
+        "# tracer: nop", line("kswapd0-39", "mm_vmscan_kswapd_wake: nid=0 order=3", "....."),
+        line("init-1", FREE), line("kswapd0-39", "mm_vmscan_kswapd_sleep: nid=0", ".....")]).encode() + b"\n"))
+    evs = list(read_trace(p))
+    assert [(e.name, e.text, e.lineno) for e in evs] == [
+        ("mm_vmscan_kswapd_wake", "nid=0 order=3", 2), ("mm_page_free", "", 3),
+        ("mm_vmscan_kswapd_sleep", "nid=0", 4)]
+
+
 # ---------------------------------------------------------------------------- errors
 
 

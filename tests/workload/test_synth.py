@@ -3,6 +3,7 @@ replays run on a capture the model wrote of itself, whose ground truth is known.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -295,3 +296,55 @@ def test_cli_synth_then_fidelity(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["fidelity", str(out), "--json"]) == 0
     row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert row["follow_inconsistencies"] == 0 and row["kernel"] == "7.2"
+
+
+@pytest.mark.parametrize("cpus", [1, 4])
+def test_pressure_capture_decides_exactly_with_kswapd_lines(tmp_path: Path, cpus: int,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under pressure the model's kswapd wakes: its ``mm_vmscan_kswapd_wake`` line (kernel
+    format, after the pressure vmstat threshold is set, as kswapd() fires it after
+    kswapd_try_to_sleep() set it) is where decide sets the pressure threshold and takes off
+    the watermark boosts balance_pgdat() clears; a dump taken while kswapd is awake starts
+    with the pressure threshold.  Without the kswapd lines decide misses allocations."""
+    from pagealloc.workload import decide as decide_mod
+    out = tmp_path / "c"
+    synth_mixed(out, memory="512M", cpus=cpus, requests=10000, seed=1, dumps_every=2500,
+                target_occupancy=0.97)
+    lines = [ln for ln in (out / "trace.txt").read_text().splitlines() if "mm_vmscan_kswapd_" in ln]
+    assert lines and all(re.search(r": mm_vmscan_kswapd_wake: nid=0 order=\d+$", ln)
+                         or re.search(r": mm_vmscan_kswapd_sleep: nid=0$", ln) for ln in lines)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["other_events_total"]["mm_vmscan_kswapd_wake"] == sum("kswapd_wake:" in ln for ln in lines)
+    res = decide(out)
+    allocs = sum(r["stats"]["allocs"] for r in res)
+    assert allocs > 7000
+    assert sum(r["stats"].get("match", 0) for r in res) == allocs
+    assert sum(r["stats"].get("kswapd_wake_lines", 0) for r in res) > 0
+    assert sum(r["stats"].get("kswapd_boosts_decayed", 0) for r in res) > 0
+    for r in res:
+        st = r["state_at_next_dump"]
+        assert st["free_block_agreement"] == 1.0 and st["pcp_pages_model"] == st["pcp_pages_kernel"]
+    # the same capture with the kswapd lines ignored: the threshold and boosts stay put
+    monkeypatch.setattr(decide_mod, "kswapd_lines", lambda capture, table: ([], {}))
+    res = decide(out)
+    assert sum(r["stats"].get("match", 0) for r in res) < sum(r["stats"]["allocs"] for r in res)
+
+
+def test_kswapd_sleep_line_restores_the_normal_threshold(cap1: Path) -> None:
+    """At a wake line the pressure threshold is in force, after a sleep line the normal one
+    (kswapd_try_to_sleep(): trace_mm_vmscan_kswapd_sleep(), then
+    set_pgdat_percpu_threshold(pgdat, calculate_normal_threshold)); the model's own
+    set_pgdat_percpu_threshold() records the residual the checker allows."""
+    from pagealloc.mm.page_alloc import calculate_normal_threshold, calculate_pressure_threshold
+    from pagealloc.workload.decide import DecideReplay
+    d = DecideReplay(cap1, 1)
+    zones = [z for z in d.m.zones if z.managed_pages]
+    normal = [calculate_normal_threshold(z, d.m.ncpus) for z in zones]
+    assert [z.stat_threshold for z in zones] == normal
+    d.kswapd_marks = [(100, True), (200, False)]
+    d.kswapd_threshold(150)
+    assert [z.stat_threshold for z in zones] == [calculate_pressure_threshold(z, d.m.ncpus) for z in zones]
+    assert all(z.stat_residual == z.vm_free_diff for z in zones)
+    d.kswapd_threshold(201)
+    assert [z.stat_threshold for z in zones] == normal
+    assert d.stats["kswapd_wake_lines"] == d.stats["kswapd_sleep_lines"] == 1
