@@ -421,7 +421,8 @@ def make_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", metavar="DIR", help="capture directory (default ./capture-DATE-TIME)")
     sp.add_argument("--events", metavar="LIST",
                     help="comma-separated SYSTEM:EVENT or SYSTEM:* (default: the six kmem page "
-                         "events, compaction:*, migrate:mm_migrate_pages)")
+                         "events, compaction:*, migrate:mm_migrate_pages, "
+                         "vmscan:mm_vmscan_kswapd_wake/sleep)")
     sp.add_argument("--tracefs", metavar="PATH",
                     help="tracefs mount (default /sys/kernel/tracing, else /sys/kernel/debug/tracing)")
     sp.add_argument("--proc", metavar="PATH", default="/proc", help="procfs root (default /proc)")
