@@ -72,51 +72,7 @@ from pagealloc.workload.ftrace import TraceEvent
 from pagealloc.workload.state import KIND_UNKNOWN, machine_from_snapshot
 
 if TYPE_CHECKING:
-    from pagealloc.mm.gfp import GfpTable
     from pagealloc.workload.replay import Interval
-
-#: kswapd's tracepoints around its vmstat threshold switches (include/trace/events/vmscan.h)
-KSWAPD_EVENTS = ("mm_vmscan_kswapd_wake", "mm_vmscan_kswapd_sleep")
-#: capture -> (trace mtime, kswapd lines as (line, woke), dump id -> its marker line)
-_KSWAPD_CACHE: dict[str, tuple[float, list[tuple[int, bool]], dict[int, int]]] = {}
-
-
-def kswapd_lines(capture: Path, table: "GfpTable") -> tuple[list[tuple[int, bool]], dict[int, int]]:
-    """The capture's ``mm_vmscan_kswapd_wake`` (True) and ``mm_vmscan_kswapd_sleep`` (False)
-    lines by line number, and each dump's marker line (``gt_show``, or the
-    ``GT_KPAGEFLAGS id=N BEGIN`` marker of ``pagealloc capture``, as
-    :func:`pagealloc.workload.replay.load_intervals` cuts the trace).  A capture whose
-    ``summary.json`` counts its non-kmem events and has none of these is not read (the
-    shared real captures did not enable them).  Cached per capture."""
-    from pagealloc.workload.ftrace import read_trace
-    from pagealloc.workload.replay import trace_path
-    try:
-        other = json.loads((capture / "summary.json").read_text()).get("other_events_total")
-    except (OSError, ValueError):
-        other = None
-    if isinstance(other, dict) and not any(other.get(e) for e in KSWAPD_EVENTS):
-        return [], {}
-    path = trace_path(capture)
-    key = str(path.resolve())
-    mtime = path.stat().st_mtime
-    hit = _KSWAPD_CACHE.get(key)
-    if hit is not None and hit[0] == mtime:
-        return hit[1], hit[2]
-    marks: list[tuple[int, bool]] = []
-    dumps: dict[int, int] = {}
-    for ev in read_trace(path, table, lenient=True):
-        name = ev.name
-        if name in KSWAPD_EVENTS:
-            marks.append((ev.lineno, name == "mm_vmscan_kswapd_wake"))
-        elif name == "gt_show" or (name == "tracing_mark_write" and ev.text.startswith("GT_KPAGEFLAGS id=")
-                                   and ev.text.rstrip().endswith("BEGIN")):
-            try:
-                dumps.setdefault(int(ev.text.split("id=")[1].split()[0]), ev.lineno)
-            except (IndexError, ValueError):
-                continue
-    _KSWAPD_CACHE[key] = (mtime, marks, dumps)
-    return marks, dumps
-
 
 #: events of an interval that the decide walk does not step through (compaction's free-page
 #: isolation is applied before the next walked event: :meth:`DecideReplay.isolate_freepages`)
@@ -474,20 +430,14 @@ class DecideReplay:
                 m.mem.pkind[pfn] = comp
 
     def load_kswapd_marks(self) -> None:
-        """kswapd's threshold switches for this interval (:func:`kswapd_lines`); the dump's
-        threshold is the pressure one when the last kswapd line before it is a wake.  The
-        dump has no threshold: its load gives every zone the normal one."""
-        marks, dumps = kswapd_lines(self.capture, self.m.profile.gfp_table)
-        start = dumps.get(self.dump_id)
-        if not marks or start is None:
-            return
-        nxt = self.interval.next_id
-        end = dumps.get(nxt, math.inf) if nxt is not None else math.inf
-        before = [woke for ln, woke in marks if ln < start]
-        if before and before[-1]:
+        """kswapd's threshold switches for this interval (``mm_vmscan_kswapd_wake``/``_sleep``
+        lines, :attr:`Interval.kswapd`, read with the rest by ``load_intervals()``); the
+        dump's threshold is the pressure one when the last kswapd line before it is a wake.
+        The dump has no threshold: its load gives every zone the normal one."""
+        if self.interval.kswapd_awake:
             self.m.kswapd.set_pgdat_percpu_threshold(True)
             self.stats["kswapd_awake_at_dump"] += 1
-        self.kswapd_marks = [(ln, woke) for ln, woke in marks if start < ln < end]
+        self.kswapd_marks = list(self.interval.kswapd)
 
     def kswapd_threshold(self, lineno: float) -> None:
         """Apply kswapd's threshold switches traced before line ``lineno``, with the model's

@@ -53,10 +53,13 @@ from typing import Any, Callable, Iterable, Mapping
 from pagealloc.mm import gfp as G
 from pagealloc.mm.gfp import GfpParseError, GfpTable
 from pagealloc.mm.mmzone import KIND_COMPOUND, NIL, ORDER_MASK, PS_ALLOC, PS_MASK
+from pagealloc.workload.capture import KSWAPD_EVENTS
 from pagealloc.workload.errors import InputFormatError
 from pagealloc.workload.ftrace import KMEM_EVENTS, TraceEvent, read_trace
 
 KEEP = frozenset(KMEM_EVENTS) | {"gt_show", "mm_compaction_isolate_freepages", "mm_migrate_pages"}
+#: kswapd's lines around its vmstat threshold switches, kept apart in :attr:`Interval.kswapd`
+KSWAPD_LINES = frozenset(KSWAPD_EVENTS)
 _MIGRATED = re.compile(r"nr_succeeded=(\d+)")
 _RANGE = re.compile(r"range=\(0x([0-9a-f]+) ~ 0x([0-9a-f]+)\).*nr_taken=(\d+)")
 MAX_REPORTED = 20
@@ -75,6 +78,11 @@ class Interval:
     events: list[TraceEvent]
     #: allocations made before the dump and still outstanding at it: pfn -> (order, gfp)
     outstanding: dict[int, tuple[int, int]]
+    #: kswapd's ``mm_vmscan_kswapd_wake`` (True) / ``_sleep`` (False) lines in the interval,
+    #: as (line, woke), in line order (decide's vmstat threshold switches)
+    kswapd: list[tuple[int, bool]] = field(default_factory=list)
+    #: the last kswapd line before the dump was a wake: kswapd was awake at the dump
+    kswapd_awake: bool = False
 
 
 def trace_path(capture: Path) -> Path:
@@ -115,11 +123,17 @@ def load_intervals(capture: Path, table: GfpTable, lenient: bool = False) -> lis
     out: list[Interval] = []
     outstanding: dict[int, tuple[int, int]] = {}
     cur: Interval | None = None
+    kswapd_awake = False
     for ev in read_trace(trace_path(capture), table, lenient=lenient):
         name = ev.name
         if name == "tracing_mark_write" and ev.text.startswith("GT_KPAGEFLAGS id=") \
                 and ev.text.rstrip().endswith("BEGIN"):
             name = "gt_show"          # a ``pagealloc capture`` snapshot point
+        elif name in KSWAPD_LINES:
+            kswapd_awake = name == "mm_vmscan_kswapd_wake"
+            if cur is not None:
+                cur.kswapd.append((ev.lineno, kswapd_awake))
+            continue
         elif name not in KEEP:
             continue
         if name == "gt_show":
@@ -130,7 +144,7 @@ def load_intervals(capture: Path, table: GfpTable, lenient: bool = False) -> lis
             if cur is not None:
                 cur.next_id = n
                 out.append(cur)
-            cur = Interval(n, None, [], dict(outstanding))
+            cur = Interval(n, None, [], dict(outstanding), [], kswapd_awake)
             continue
         f = ev.fields
         if name == "mm_page_alloc":

@@ -306,7 +306,7 @@ def test_pressure_capture_decides_exactly_with_kswapd_lines(tmp_path: Path, cpus
     kswapd_try_to_sleep() set it) is where decide sets the pressure threshold and takes off
     the watermark boosts balance_pgdat() clears; a dump taken while kswapd is awake starts
     with the pressure threshold.  Without the kswapd lines decide misses allocations."""
-    from pagealloc.workload import decide as decide_mod
+    from pagealloc.workload import replay as replay_mod
     out = tmp_path / "c"
     synth_mixed(out, memory="512M", cpus=cpus, requests=10000, seed=1, dumps_every=2500,
                 target_occupancy=0.97)
@@ -325,7 +325,7 @@ def test_pressure_capture_decides_exactly_with_kswapd_lines(tmp_path: Path, cpus
         st = r["state_at_next_dump"]
         assert st["free_block_agreement"] == 1.0 and st["pcp_pages_model"] == st["pcp_pages_kernel"]
     # the same capture with the kswapd lines ignored: the threshold and boosts stay put
-    monkeypatch.setattr(decide_mod, "kswapd_lines", lambda capture, table: ([], {}))
+    monkeypatch.setattr(replay_mod, "KSWAPD_LINES", frozenset())
     res = decide(out)
     assert sum(r["stats"].get("match", 0) for r in res) < sum(r["stats"]["allocs"] for r in res)
 
